@@ -1,0 +1,588 @@
+//! The ABCI 2.0 application, independent of the transport. The socket server
+//! (`server` feature) and the in-process test harness both call these methods.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::{Context as _, Result, bail};
+use cnidarium::{StagedWriteBatch, StateDelta, StateRead, Storage};
+use comrade_primitives::{
+    Address, ResultCode,
+    code::CODESPACE,
+    proto::{app::v1 as app_pb, auth::v1 as auth_pb},
+};
+use tendermint_proto::v0_38::{
+    abci::{
+        ExecTxResult, RequestCheckTx, RequestExtendVote, RequestFinalizeBlock, RequestInfo,
+        RequestInitChain, RequestPrepareProposal, RequestProcessProposal, RequestQuery,
+        RequestVerifyVoteExtension, ResponseCheckTx, ResponseCommit, ResponseExtendVote,
+        ResponseFinalizeBlock, ResponseInfo, ResponseInitChain, ResponsePrepareProposal,
+        ResponseProcessProposal, ResponseQuery, ResponseVerifyVoteExtension, ValidatorUpdate,
+        response_process_proposal::ProposalStatus,
+        response_verify_vote_extension::VerifyStatus,
+    },
+    crypto::{PublicKey, public_key},
+};
+
+use crate::{
+    error::{ExecError, TxError},
+    execute::{ExecContext, check_and_execute},
+    genesis::{AppState, ValidatedGenesis},
+    state::{
+        AppStateReadExt, AuthStateWriteExt, BankStateWriteExt, StateWriteProto,
+    },
+    state_key, tx, validators, vote_ext,
+};
+
+/// Version of the state format this binary reads and writes.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+/// Reported in `Info`.
+pub const APP_VERSION: u64 = 1;
+
+/// The pre-genesis JMT version in cnidarium.
+const PRE_GENESIS: u64 = u64::MAX;
+
+/// A block being finalized and not yet committed.
+struct Pending {
+    height: u64,
+    batch: StagedWriteBatch,
+}
+
+struct Consensus {
+    pending: Option<Pending>,
+}
+
+struct Inner {
+    storage: Storage,
+    runtime: tokio::runtime::Runtime,
+    /// Chain id, known after `InitChain` (or from state on restart).
+    chain_id: Mutex<Option<String>>,
+    consensus: Mutex<Consensus>,
+    /// The mempool's view: latest committed state plus txs accepted since.
+    mempool: tokio::sync::Mutex<StateDelta<cnidarium::Snapshot>>,
+}
+
+/// The Comrade ABCI application. Cheap to clone (one per connection).
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock means a handler panicked mid-update; the process is
+    // about to halt anyway, and the data behind these locks stays consistent
+    // (each update is a single assignment).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn tx_result(err: &TxError) -> ExecTxResult {
+    ExecTxResult {
+        code: err.code.value(),
+        log: err.message.clone(),
+        codespace: CODESPACE.to_string(),
+        ..Default::default()
+    }
+}
+
+impl App {
+    /// Opens (or creates) the state database at `path`. Refuses state written
+    /// by a different state-format version.
+    pub fn open(path: &Path) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("comrade-app")
+            .build()
+            .context("cannot start the app runtime")?;
+        let storage = runtime
+            .block_on(Storage::load(path.to_path_buf(), Vec::new()))
+            .with_context(|| format!("cannot open state database at {}", path.display()))?;
+        let snapshot = storage.latest_snapshot();
+        let chain_id = if storage.latest_version() == PRE_GENESIS {
+            None
+        } else {
+            let v = runtime
+                .block_on(snapshot.state_version())?
+                .context("state has no version marker: not written by comrade")?;
+            if v.version != STATE_FORMAT_VERSION {
+                bail!(
+                    "state at {} has format version {}, this binary reads version \
+                     {STATE_FORMAT_VERSION}: use the matching comrade release or resync",
+                    path.display(),
+                    v.version
+                );
+            }
+            Some(v.chain_id)
+        };
+        let mempool = tokio::sync::Mutex::new(StateDelta::new(snapshot));
+        Ok(App {
+            inner: Arc::new(Inner {
+                storage,
+                runtime,
+                chain_id: Mutex::new(chain_id),
+                consensus: Mutex::new(Consensus { pending: None }),
+                mempool,
+            }),
+        })
+    }
+
+    /// The storage (for queries and tests).
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    /// Runs a future on the app's runtime from a synchronous handler thread.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.inner.runtime.block_on(f)
+    }
+
+    fn chain_id(&self) -> Option<String> {
+        lock(&self.inner.chain_id).clone()
+    }
+
+    /// Last committed height (0 before genesis and at genesis).
+    pub fn committed_height(&self) -> u64 {
+        match self.inner.storage.latest_version() {
+            PRE_GENESIS => 0,
+            v => v,
+        }
+    }
+
+    /// `Info`: last committed height and app hash.
+    pub fn info(&self, _req: RequestInfo) -> Result<ResponseInfo> {
+        let storage = &self.inner.storage;
+        let (height, hash) = if storage.latest_version() == PRE_GENESIS {
+            (0, Vec::new())
+        } else {
+            let snap = storage.latest_snapshot();
+            let root = self.block_on(snap.root_hash())?;
+            (storage.latest_version(), root.0.to_vec())
+        };
+        Ok(ResponseInfo {
+            data: "comrade".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            app_version: APP_VERSION,
+            last_block_height: i64::try_from(height).context("height overflow")?,
+            last_block_app_hash: hash.into(),
+        })
+    }
+
+    /// `InitChain`: loads `app_state`, stores it at version 0 and returns the
+    /// validator set and genesis app hash. Idempotent when called again on an
+    /// initialised store for the same chain (CometBFT does so when it has not
+    /// produced block 1 yet).
+    pub fn init_chain(&self, req: RequestInitChain) -> Result<ResponseInitChain> {
+        let storage = &self.inner.storage;
+        if storage.latest_version() != PRE_GENESIS {
+            let stored = self.chain_id().unwrap_or_default();
+            if stored != req.chain_id {
+                bail!(
+                    "InitChain for chain {:?} but state belongs to chain {stored:?}",
+                    req.chain_id
+                );
+            }
+            let snap = storage.latest_snapshot();
+            let set = self.block_on(snap.validators())?;
+            let root = self.block_on(snap.root_hash())?;
+            return Ok(ResponseInitChain {
+                consensus_params: None,
+                validators: set.iter().map(|(_, v)| validator_update(v)).collect(),
+                app_hash: root.0.to_vec().into(),
+            });
+        }
+        if req.chain_id.is_empty() || req.chain_id.len() > 50 {
+            bail!("chain id {:?} must be 1-50 characters", req.chain_id);
+        }
+        if req.initial_height > 1 {
+            bail!("initial_height {} is not supported (must be 1)", req.initial_height);
+        }
+        let app_state = AppState::from_json(&req.app_state_bytes)?;
+        let genesis = app_state.validate().context("invalid genesis app_state")?;
+        let enable_height = req
+            .consensus_params
+            .as_ref()
+            .and_then(|p| p.abci.as_ref())
+            .map(|a| a.vote_extensions_enable_height)
+            .unwrap_or(0);
+        let enable_height = u64::try_from(enable_height).unwrap_or(0);
+
+        let mut state = StateDelta::new(storage.latest_snapshot());
+        self.block_on(apply_genesis(&mut state, &genesis, &req.chain_id, enable_height))?;
+        let root = self.block_on(storage.commit(state))?;
+        *lock(&self.inner.chain_id) = Some(req.chain_id.clone());
+        self.reset_mempool();
+
+        let updates = genesis
+            .validators
+            .iter()
+            .map(|(name, key, power, op)| {
+                validator_update(&app_pb::Validator {
+                    name: name.clone(),
+                    pub_key: key.to_vec(),
+                    power: *power,
+                    operator: op.to_string(),
+                })
+            })
+            .collect();
+        Ok(ResponseInitChain {
+            consensus_params: None,
+            validators: updates,
+            app_hash: root.0.to_vec().into(),
+        })
+    }
+
+    fn reset_mempool(&self) {
+        let snap = self.inner.storage.latest_snapshot();
+        *self.inner.mempool.blocking_lock() = StateDelta::new(snap);
+    }
+
+    /// Runs the whole pipeline for one tx on a fork of `state`; applies the
+    /// fork only on success.
+    async fn deliver<S: StateRead + cnidarium::StateWrite>(
+        state: &mut S,
+        ctx: &ExecContext<'_>,
+        bytes: &[u8],
+    ) -> Result<Vec<tendermint::abci::Event>, ExecError> {
+        let decoded = tx::decode(bytes, ctx.params.max_tx_bytes)?;
+        let mut fork = StateDelta::new(&mut *state);
+        check_and_execute(&mut fork, ctx, &decoded).await?;
+        let (_, events) = fork.apply();
+        Ok(events)
+    }
+
+    /// `CheckTx`: the full pipeline against the mempool's state; accepted txs
+    /// stay applied there so a sender's next sequence is expected next. The
+    /// mempool state is rebuilt from committed state after every block, and
+    /// CometBFT rechecks the remaining txs against it.
+    pub fn check_tx(&self, req: RequestCheckTx) -> Result<ResponseCheckTx> {
+        let Some(chain_id) = self.chain_id() else {
+            return Ok(ResponseCheckTx {
+                code: ResultCode::Internal.value(),
+                log: "chain not initialised yet".into(),
+                codespace: CODESPACE.into(),
+                ..Default::default()
+            });
+        };
+        if vote_ext::is_injected(&req.tx) {
+            let e = TxError::new(
+                ResultCode::InjectedTxInvalid,
+                "the extended-commit tx is injected by proposers, not submitted",
+            );
+            return Ok(check_err(&e));
+        }
+        self.block_on(async {
+            let mut mempool = self.inner.mempool.lock().await;
+            let params = mempool.params().await?;
+            let height = self.committed_height().saturating_add(1);
+            let ctx = ExecContext {
+                chain_id: &chain_id,
+                height,
+                params: &params,
+            };
+            match Self::deliver(&mut *mempool, &ctx, &req.tx).await {
+                Ok(events) => Ok(ResponseCheckTx {
+                    code: 0,
+                    events: events.into_iter().map(Into::into).collect(),
+                    ..Default::default()
+                }),
+                Err(ExecError::Tx(e)) => Ok(check_err(&e)),
+                Err(ExecError::Internal(e)) => Err(e),
+            }
+        })
+    }
+
+    /// Verifies (and returns) the extended commit carried by the injected tx,
+    /// for a proposal at `height`.
+    fn verify_injected<S: StateRead>(
+        &self,
+        state: &S,
+        tx0: &[u8],
+        height: i64,
+        chain_id: &str,
+    ) -> Result<Result<(), TxError>> {
+        let info = match vote_ext::decode_injected(tx0) {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(e)),
+        };
+        let enable = self.block_on(state.vote_ext_enable_height())?;
+        let vote_height = height.saturating_sub(1);
+        let required = enable > 0 && u64::try_from(vote_height).is_ok_and(|h| h >= enable);
+        if !required {
+            if info.votes.iter().any(|v| !v.vote_extension.is_empty()) {
+                return Ok(Err(TxError::new(
+                    ResultCode::InjectedTxInvalid,
+                    format!("extensions present before the enable height {enable}"),
+                )));
+            }
+            return Ok(Ok(()));
+        }
+        let set = self.block_on(state.validators())?;
+        let members: Vec<vote_ext::SetMember> = set
+            .iter()
+            .filter_map(|(addr, v)| {
+                Some(vote_ext::SetMember {
+                    address: *addr,
+                    pub_key: v.pub_key.as_slice().try_into().ok()?,
+                    power: v.power,
+                })
+            })
+            .collect();
+        Ok(vote_ext::verify_extended_commit(&info, &members, vote_height, chain_id).map(|_| ()))
+    }
+
+    /// `PrepareProposal`: tx[0] is the injected extended commit; then the
+    /// mempool's txs that pass the pipeline, in order, within `max_tx_bytes`.
+    pub fn prepare_proposal(&self, req: RequestPrepareProposal) -> Result<ResponsePrepareProposal> {
+        let chain_id = self.chain_id().context("PrepareProposal before InitChain")?;
+        let injected = match req.local_last_commit.as_ref() {
+            Some(info) => vote_ext::encode_injected(info),
+            None => vote_ext::encode_injected(&Default::default()),
+        };
+        let max_bytes = usize::try_from(req.max_tx_bytes).unwrap_or(0);
+        let mut total = injected.len();
+        let mut out = vec![injected.into()];
+        let height = u64::try_from(req.height).context("negative height")?;
+        self.block_on(async {
+            let mut state = StateDelta::new(self.inner.storage.latest_snapshot());
+            let params = state.params().await?;
+            let ctx = ExecContext {
+                chain_id: &chain_id,
+                height,
+                params: &params,
+            };
+            for tx in req.txs {
+                if vote_ext::is_injected(&tx) {
+                    continue;
+                }
+                if total.saturating_add(tx.len()) > max_bytes {
+                    continue;
+                }
+                match Self::deliver(&mut state, &ctx, &tx).await {
+                    Ok(_) => {
+                        total += tx.len();
+                        out.push(tx);
+                    }
+                    Err(ExecError::Tx(_)) => {}
+                    Err(ExecError::Internal(e)) => return Err(e),
+                }
+            }
+            Ok(())
+        })?;
+        Ok(ResponsePrepareProposal { txs: out })
+    }
+
+    /// `ProcessProposal`: rejects a proposal whose tx[0] is not a valid
+    /// extended commit or which holds any tx that fails the pipeline.
+    pub fn process_proposal(&self, req: RequestProcessProposal) -> Result<ResponseProcessProposal> {
+        let accept = |ok: bool| ResponseProcessProposal {
+            status: if ok {
+                ProposalStatus::Accept
+            } else {
+                ProposalStatus::Reject
+            } as i32,
+        };
+        let chain_id = self.chain_id().context("ProcessProposal before InitChain")?;
+        let Some((tx0, rest)) = req.txs.split_first() else {
+            tracing::warn!(height = req.height, "rejecting proposal without injected tx");
+            return Ok(accept(false));
+        };
+        let snapshot = self.inner.storage.latest_snapshot();
+        if let Err(e) = self.verify_injected(&snapshot, tx0, req.height, &chain_id)? {
+            tracing::warn!(height = req.height, "rejecting proposal: {e}");
+            return Ok(accept(false));
+        }
+        let height = u64::try_from(req.height).context("negative height")?;
+        self.block_on(async {
+            let mut state = StateDelta::new(snapshot);
+            let params = state.params().await?;
+            let ctx = ExecContext {
+                chain_id: &chain_id,
+                height,
+                params: &params,
+            };
+            for (i, tx) in rest.iter().enumerate() {
+                match Self::deliver(&mut state, &ctx, tx).await {
+                    Ok(_) => {}
+                    Err(ExecError::Tx(e)) => {
+                        tracing::warn!(height, "rejecting proposal: tx {}: {e}", i + 1);
+                        return Ok(accept(false));
+                    }
+                    Err(ExecError::Internal(e)) => return Err(e),
+                }
+            }
+            Ok(accept(true))
+        })
+    }
+
+    /// `ExtendVote`: this validator's versioned vote extension.
+    pub fn extend_vote(&self, req: RequestExtendVote) -> ResponseExtendVote {
+        ResponseExtendVote {
+            vote_extension: vote_ext::build_extension(req.height).into(),
+        }
+    }
+
+    /// `VerifyVoteExtension`: rejects malformed extensions.
+    pub fn verify_vote_extension(&self, req: RequestVerifyVoteExtension) -> ResponseVerifyVoteExtension {
+        let status = match vote_ext::parse_extension(&req.vote_extension, req.height) {
+            Ok(_) => VerifyStatus::Accept,
+            Err(e) => {
+                tracing::warn!(height = req.height, "rejecting vote extension: {e}");
+                VerifyStatus::Reject
+            }
+        };
+        ResponseVerifyVoteExtension {
+            status: status as i32,
+        }
+    }
+
+    /// `FinalizeBlock`: begin-block hooks, txs (a failing tx gets its code and
+    /// changes nothing), end-block hooks (fee split), app hash. The block is
+    /// staged, not persisted, until `Commit`.
+    pub fn finalize_block(&self, req: RequestFinalizeBlock) -> Result<ResponseFinalizeBlock> {
+        let chain_id = self.chain_id().context("FinalizeBlock before InitChain")?;
+        let height = u64::try_from(req.height).context("negative height")?;
+        let expected = self.committed_height().saturating_add(1);
+        if height != expected {
+            bail!("FinalizeBlock for height {height}, expected {expected}");
+        }
+        let snapshot = self.inner.storage.latest_snapshot();
+        let (tx_results, events, batch) = self.block_on(async {
+            let mut state = StateDelta::new(snapshot);
+            let params = state.params().await?;
+            // Begin block.
+            state.put_u64(state_key::BLOCK_HEIGHT.to_string(), height);
+            let ctx = ExecContext {
+                chain_id: &chain_id,
+                height,
+                params: &params,
+            };
+            let mut results = Vec::with_capacity(req.txs.len());
+            for (i, tx) in req.txs.iter().enumerate() {
+                if i == 0 && vote_ext::is_injected(tx) {
+                    // Verified in ProcessProposal; tallies of verdicts come
+                    // with the proof-of-compute issue.
+                    results.push(ExecTxResult::default());
+                    continue;
+                }
+                let r = match Self::deliver(&mut state, &ctx, tx).await {
+                    Ok(events) => ExecTxResult {
+                        events: events.into_iter().map(Into::into).collect(),
+                        ..Default::default()
+                    },
+                    Err(ExecError::Tx(e)) => tx_result(&e),
+                    Err(ExecError::Internal(e)) => return Err(e),
+                };
+                results.push(r);
+            }
+            // End block.
+            let mut end = StateDelta::new(&mut state);
+            match validators::distribute_fees(&mut end, &params).await {
+                Ok(()) => {}
+                Err(ExecError::Tx(e)) => bail!("fee distribution failed: {e}"),
+                Err(ExecError::Internal(e)) => return Err(e),
+            }
+            let (_, events) = end.apply();
+            let batch = self.inner.storage.prepare_commit(state).await?;
+            Ok::<_, anyhow::Error>((results, events, batch))
+        })?;
+        let app_hash = batch.root_hash().0.to_vec();
+        lock(&self.inner.consensus).pending = Some(Pending { height, batch });
+        Ok(ResponseFinalizeBlock {
+            events: events.into_iter().map(Into::into).collect(),
+            tx_results,
+            validator_updates: Vec::new(),
+            consensus_param_updates: None,
+            app_hash: app_hash.into(),
+        })
+    }
+
+    /// `Commit`: persists the block staged by `FinalizeBlock` and resets the
+    /// mempool's view.
+    pub fn commit(&self) -> Result<ResponseCommit> {
+        let pending = lock(&self.inner.consensus)
+            .pending
+            .take()
+            .context("Commit without FinalizeBlock")?;
+        self.inner.storage.commit_batch(pending.batch)?;
+        debug_assert_eq!(self.inner.storage.latest_version(), pending.height);
+        self.reset_mempool();
+        Ok(ResponseCommit { retain_height: 0 })
+    }
+
+    /// `Query`: see [`crate::query`].
+    pub fn query(&self, req: RequestQuery) -> ResponseQuery {
+        self.block_on(crate::query::handle(&self.inner.storage, req))
+    }
+}
+
+fn check_err(e: &TxError) -> ResponseCheckTx {
+    ResponseCheckTx {
+        code: e.code.value(),
+        log: e.message.clone(),
+        codespace: CODESPACE.into(),
+        ..Default::default()
+    }
+}
+
+fn validator_update(v: &app_pb::Validator) -> ValidatorUpdate {
+    ValidatorUpdate {
+        pub_key: Some(PublicKey {
+            sum: Some(public_key::Sum::Ed25519(v.pub_key.clone())),
+        }),
+        power: v.power,
+    }
+}
+
+/// Writes a validated genesis into `state`.
+pub async fn apply_genesis<S: cnidarium::StateWrite + StateRead>(
+    state: &mut S,
+    g: &ValidatedGenesis,
+    chain_id: &str,
+    vote_ext_enable_height: u64,
+) -> Result<()> {
+    state.put_proto(
+        state_key::STATE_VERSION.to_string(),
+        &app_pb::StateVersion {
+            version: STATE_FORMAT_VERSION,
+            chain_id: chain_id.to_string(),
+        },
+    );
+    state.put_proto(
+        state_key::PARAMS.to_string(),
+        &app_pb::Params::from(g.params.clone()),
+    );
+    state.put_u64(
+        state_key::VOTE_EXT_ENABLE_HEIGHT.to_string(),
+        vote_ext_enable_height,
+    );
+    state.put_u64(state_key::BLOCK_HEIGHT.to_string(), 0);
+    for (address, amount) in &g.balances {
+        let _: auth_pb::Account = state.get_or_create_account(address).await?;
+        state.put_balance(address, *amount);
+    }
+    state.put_supply(g.total_supply);
+    for (name, key, power, operator) in &g.validators {
+        let v = app_pb::Validator {
+            name: name.clone(),
+            pub_key: key.to_vec(),
+            power: *power,
+            operator: operator.to_string(),
+        };
+        state.put_proto(state_key::validator(&validators::consensus_address(key)), &v);
+    }
+    // Module accounts exist from genesis.
+    for name in [
+        crate::genesis::module_accounts::FEE_COLLECTOR,
+        crate::genesis::module_accounts::TREASURY,
+        crate::genesis::module_accounts::FREE_ACCESS_POOL,
+    ] {
+        state.get_or_create_account(&Address::module(name)).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Stateful checks and execution (the second half of the pipeline):
+//! fee, sequence, signature, then messages in order, on a forked state.
+
+use anyhow::Context as _;
+use cnidarium::{StateRead, StateWrite};
+use comrade_primitives::{Address, Amount, ResultCode};
+use tendermint::abci::{Event, EventAttributeIndexExt as _};
+
+use crate::{
+    error::{ExecError, reject},
+    genesis::module_accounts,
+    params::Params,
+    state::{AuthStateReadExt, AuthStateWriteExt, BankStateReadExt, BankStateWriteExt},
+    tx::{DecodedTx, Msg},
+};
+
+/// Per-call context of the pipeline.
+#[derive(Debug, Clone)]
+pub struct ExecContext<'a> {
+    /// Chain id the signature must be made for.
+    pub chain_id: &'a str,
+    /// Height of the block the tx would land in.
+    pub height: u64,
+    /// Current params.
+    pub params: &'a Params,
+}
+
+/// Checks `tx` against `state` and applies it. The caller runs this on a fork
+/// and drops the fork on error, so a failed tx changes nothing.
+pub async fn check_and_execute<S: StateRead + StateWrite>(
+    state: &mut S,
+    ctx: &ExecContext<'_>,
+    tx: &DecodedTx,
+) -> Result<(), ExecError> {
+    let p = ctx.params;
+    if tx.memo_len as u64 > p.max_memo_bytes {
+        return reject(
+            ResultCode::MemoTooLong,
+            format!("memo is {} bytes, max_memo_bytes is {}", tx.memo_len, p.max_memo_bytes),
+        );
+    }
+    if tx.timeout_height != 0 && ctx.height > tx.timeout_height {
+        return reject(
+            ResultCode::TxTimedOut,
+            format!("tx timed out at height {}, block is {}", tx.timeout_height, ctx.height),
+        );
+    }
+    if tx.fee_denom != p.denom {
+        return reject(
+            ResultCode::UnknownDenom,
+            format!("fee denom {:?} is unknown: the only denom is {:?}", tx.fee_denom, p.denom),
+        );
+    }
+    let min_fee = p.min_fee(tx.size);
+    if tx.fee_amount < min_fee {
+        return reject(
+            ResultCode::FeeTooLow,
+            format!(
+                "fee {}{} is below the minimum {min_fee}{} for a {}-byte tx",
+                tx.fee_amount, p.denom, p.denom, tx.size
+            ),
+        );
+    }
+
+    // Account, sequence, signature.
+    let Some(mut account) = state.account(&tx.signer).await? else {
+        return reject(
+            ResultCode::AccountNotFound,
+            format!("account {} does not exist: fund it first", tx.signer),
+        );
+    };
+    if tx.sequence != account.sequence {
+        return reject(
+            ResultCode::WrongSequence,
+            format!(
+                "account sequence mismatch for {}: expected {}, got {}",
+                tx.signer, account.sequence, tx.sequence
+            ),
+        );
+    }
+    if !account.pub_key.is_empty() && account.pub_key != tx.pub_key {
+        return reject(
+            ResultCode::InvalidSigner,
+            format!("public key does not match the one registered for {}", tx.signer),
+        );
+    }
+    tx.verify_signature(ctx.chain_id, account.account_number)?;
+
+    // Fee.
+    let balance = state.balance(&tx.signer).await?;
+    let Some(after_fee) = balance.checked_sub(tx.fee_amount) else {
+        return reject(
+            ResultCode::InsufficientFunds,
+            format!(
+                "{} has {balance}{} and cannot pay the fee {}{}",
+                tx.signer, p.denom, tx.fee_amount, p.denom
+            ),
+        );
+    };
+    state.put_balance(&tx.signer, after_fee);
+    credit(state, &Address::module(module_accounts::FEE_COLLECTOR), tx.fee_amount).await?;
+    account.sequence = account
+        .sequence
+        .checked_add(1)
+        .context("sequence overflow")?;
+    account.pub_key.clone_from(&tx.pub_key);
+    state.put_account(&tx.signer, &account);
+
+    for (i, msg) in tx.msgs.iter().enumerate() {
+        match msg {
+            Msg::Send {
+                from,
+                to,
+                denom,
+                amount,
+            } => {
+                if denom != &p.denom {
+                    return reject(
+                        ResultCode::UnknownDenom,
+                        format!(
+                            "message {i}: unknown denom {denom:?}: the only denom is {:?}",
+                            p.denom
+                        ),
+                    );
+                }
+                send(state, from, to, *amount, &p.denom).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds `amount` to `to`'s balance, creating the account if needed.
+pub async fn credit<S: StateRead + StateWrite>(
+    state: &mut S,
+    to: &Address,
+    amount: Amount,
+) -> Result<(), ExecError> {
+    let balance = state.balance(to).await?;
+    let Some(new) = balance.checked_add(amount) else {
+        return reject(
+            ResultCode::AmountOverflow,
+            format!("balance of {to} would overflow: {balance} + {amount}"),
+        );
+    };
+    state.get_or_create_account(to).await?;
+    state.put_balance(to, new);
+    Ok(())
+}
+
+/// Moves `amount` from `from` to `to`, recording an `EventTransfer`.
+pub async fn send<S: StateRead + StateWrite>(
+    state: &mut S,
+    from: &Address,
+    to: &Address,
+    amount: Amount,
+    denom: &str,
+) -> Result<(), ExecError> {
+    let balance = state.balance(from).await?;
+    let Some(rest) = balance.checked_sub(amount) else {
+        return reject(
+            ResultCode::InsufficientFunds,
+            format!("{from} has {balance}{denom} after fees and cannot send {amount}{denom}"),
+        );
+    };
+    state.put_balance(from, rest);
+    credit(state, to, amount).await?;
+    state.record(Event::new(
+        "transfer",
+        [
+            ("sender", from.to_string()).index(),
+            ("recipient", to.to_string()).index(),
+            ("amount", format!("{amount}{denom}")).no_index(),
+        ],
+    ));
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Tx decoding and stateless checks (the first half of the pipeline).
+//!
+//! The envelope is the Cosmos SDK `TxRaw` with `SIGN_MODE_DIRECT`, exactly one
+//! signer with a secp256k1 key, and the fee in a single coin.
+
+use comrade_primitives::{Address, Amount, ResultCode, parse_amount};
+use cosmrs::proto::cosmos::{
+    bank::v1beta1::MsgSend,
+    crypto::secp256k1::PubKey,
+    tx::signing::v1beta1::SignMode,
+    tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw, mode_info},
+};
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use crate::error::TxError;
+
+/// Type URL of the bank send message.
+pub const MSG_SEND_TYPE_URL: &str = "/cosmos.bank.v1beta1.MsgSend";
+/// Type URL of a secp256k1 public key.
+pub const SECP256K1_PUBKEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";
+
+/// A decoded message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// Transfer of the native denom.
+    Send {
+        /// Sender (must be the signer).
+        from: Address,
+        /// Recipient.
+        to: Address,
+        /// Denom as given (checked against params statefully).
+        denom: String,
+        /// Amount.
+        amount: Amount,
+    },
+}
+
+/// A tx that passed decoding and stateless checks.
+#[derive(Debug, Clone)]
+pub struct DecodedTx {
+    /// sha256 of the raw bytes (the CometBFT tx hash).
+    pub hash: [u8; 32],
+    /// Size of the raw bytes.
+    pub size: usize,
+    /// The signer's address (derived from its public key).
+    pub signer: Address,
+    /// Compressed secp256k1 public key.
+    pub pub_key: Vec<u8>,
+    /// The sequence the signer signed.
+    pub sequence: u64,
+    /// Fee denom.
+    pub fee_denom: String,
+    /// Fee amount.
+    pub fee_amount: Amount,
+    /// Messages in order.
+    pub msgs: Vec<Msg>,
+    /// Memo length in bytes.
+    pub memo_len: usize,
+    /// Timeout height (0 = none).
+    pub timeout_height: u64,
+    /// `body_bytes`, needed for the sign doc.
+    body_bytes: Vec<u8>,
+    /// `auth_info_bytes`, needed for the sign doc.
+    auth_info_bytes: Vec<u8>,
+    /// 64-byte compact signature.
+    signature: Vec<u8>,
+}
+
+fn err(code: ResultCode, msg: impl Into<String>) -> TxError {
+    TxError::new(code, msg)
+}
+
+/// Decodes `bytes` and runs every check that needs no state. `max_tx_bytes`
+/// comes from params.
+pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
+    if bytes.len() as u64 > max_tx_bytes {
+        return Err(err(
+            ResultCode::TxTooLarge,
+            format!("tx is {} bytes, max_tx_bytes is {max_tx_bytes}", bytes.len()),
+        ));
+    }
+    let malformed = |what: &str, e: prost::DecodeError| {
+        err(ResultCode::TxMalformed, format!("cannot decode {what}: {e}"))
+    };
+    let raw = TxRaw::decode(bytes).map_err(|e| malformed("TxRaw", e))?;
+    let body = TxBody::decode(raw.body_bytes.as_slice()).map_err(|e| malformed("TxBody", e))?;
+    let auth =
+        AuthInfo::decode(raw.auth_info_bytes.as_slice()).map_err(|e| malformed("AuthInfo", e))?;
+    // Reject bytes that do not re-encode identically: otherwise the same signed
+    // tx could be relayed under several hashes.
+    if raw.encode_to_vec() != bytes {
+        return Err(err(ResultCode::TxMalformed, "tx bytes are not canonical protobuf"));
+    }
+    if !body.extension_options.is_empty() || !body.non_critical_extension_options.is_empty() {
+        return Err(err(ResultCode::TxMalformed, "extension options are not supported"));
+    }
+
+    // Signer.
+    let [signer_info] = auth.signer_infos.as_slice() else {
+        return Err(err(
+            ResultCode::InvalidSigner,
+            format!("expected exactly 1 signer, got {}", auth.signer_infos.len()),
+        ));
+    };
+    let [signature] = raw.signatures.as_slice() else {
+        return Err(err(
+            ResultCode::InvalidSigner,
+            format!("expected exactly 1 signature, got {}", raw.signatures.len()),
+        ));
+    };
+    if signature.len() != 64 {
+        return Err(err(
+            ResultCode::SignatureInvalid,
+            format!("signature is {} bytes, expected 64", signature.len()),
+        ));
+    }
+    let mode = signer_info.mode_info.as_ref().and_then(|m| m.sum.as_ref());
+    match mode {
+        Some(mode_info::Sum::Single(s)) if s.mode == SignMode::Direct as i32 => {}
+        _ => {
+            return Err(err(
+                ResultCode::InvalidSigner,
+                "only single-signer SIGN_MODE_DIRECT is supported",
+            ));
+        }
+    }
+    let pk_any = signer_info
+        .public_key
+        .as_ref()
+        .ok_or_else(|| err(ResultCode::InvalidSigner, "signer info has no public key"))?;
+    if pk_any.type_url != SECP256K1_PUBKEY_TYPE_URL {
+        return Err(err(
+            ResultCode::InvalidSigner,
+            format!("unsupported public key type {:?}", pk_any.type_url),
+        ));
+    }
+    let pk = PubKey::decode(pk_any.value.as_slice())
+        .map_err(|e| err(ResultCode::InvalidSigner, format!("bad public key: {e}")))?;
+    let signer = pubkey_address(&pk.key)
+        .ok_or_else(|| {
+            err(ResultCode::InvalidSigner, "public key is not a compressed secp256k1 point")
+        })?;
+
+    // Fee.
+    let fee = auth
+        .fee
+        .as_ref()
+        .ok_or_else(|| err(ResultCode::InvalidFee, "tx has no fee"))?;
+    let [coin] = fee.amount.as_slice() else {
+        return Err(err(
+            ResultCode::InvalidFee,
+            format!("fee must be exactly one coin, got {}", fee.amount.len()),
+        ));
+    };
+    if !fee.payer.is_empty() || !fee.granter.is_empty() {
+        return Err(err(ResultCode::InvalidFee, "fee payer and granter are not supported"));
+    }
+    let fee_amount = parse_amount(&coin.amount)
+        .map_err(|e| err(ResultCode::AmountOverflow, format!("fee: {e}")))?;
+
+    // Messages.
+    if body.messages.is_empty() {
+        return Err(err(ResultCode::InvalidMessage, "tx has no messages"));
+    }
+    let mut msgs = Vec::with_capacity(body.messages.len());
+    for (i, any) in body.messages.iter().enumerate() {
+        match any.type_url.as_str() {
+            MSG_SEND_TYPE_URL => {
+                let m = MsgSend::decode(any.value.as_slice()).map_err(|e| {
+                    err(ResultCode::InvalidMessage, format!("message {i}: bad MsgSend: {e}"))
+                })?;
+                let parse_addr = |s: &str| {
+                    s.parse::<Address>().map_err(|e| {
+                        err(ResultCode::InvalidAddress, format!("message {i}: {e}"))
+                    })
+                };
+                let from = parse_addr(&m.from_address)?;
+                let to = parse_addr(&m.to_address)?;
+                if from != signer {
+                    return Err(err(
+                        ResultCode::InvalidSigner,
+                        format!("message {i}: sender {from} is not the signer {signer}"),
+                    ));
+                }
+                let [c] = m.amount.as_slice() else {
+                    return Err(err(
+                        ResultCode::InvalidMessage,
+                        format!("message {i}: MsgSend must carry exactly one coin"),
+                    ));
+                };
+                let amount = parse_amount(&c.amount).map_err(|e| {
+                    err(ResultCode::AmountOverflow, format!("message {i}: {e}"))
+                })?;
+                if amount == 0 {
+                    return Err(err(
+                        ResultCode::InvalidMessage,
+                        format!("message {i}: amount must be positive"),
+                    ));
+                }
+                msgs.push(Msg::Send {
+                    from,
+                    to,
+                    denom: c.denom.clone(),
+                    amount,
+                });
+            }
+            other => {
+                return Err(err(
+                    ResultCode::UnknownMessageType,
+                    format!("message {i}: unknown message type {other:?}"),
+                ));
+            }
+        }
+    }
+
+    Ok(DecodedTx {
+        hash: Sha256::digest(bytes).into(),
+        size: bytes.len(),
+        signer,
+        pub_key: pk.key,
+        sequence: signer_info.sequence,
+        fee_denom: coin.denom.clone(),
+        fee_amount,
+        msgs,
+        memo_len: body.memo.len(),
+        timeout_height: body.timeout_height,
+        body_bytes: raw.body_bytes,
+        auth_info_bytes: raw.auth_info_bytes,
+        signature: signature.clone(),
+    })
+}
+
+/// The Cosmos address of a compressed secp256k1 key: `ripemd160(sha256(key))`.
+/// `None` if the bytes are not a valid point.
+pub fn pubkey_address(key: &[u8]) -> Option<Address> {
+    if key.len() != 33 {
+        return None;
+    }
+    let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(key).ok()?;
+    let pk = cosmrs::crypto::PublicKey::from(&vk);
+    let id = pk.account_id(comrade_primitives::BECH32_PREFIX).ok()?;
+    Address::from_bytes(&id.to_bytes()).ok()
+}
+
+impl DecodedTx {
+    /// Verifies the signature over the SIGN_MODE_DIRECT sign doc for this
+    /// chain id and account number.
+    pub fn verify_signature(&self, chain_id: &str, account_number: u64) -> Result<(), TxError> {
+        use k256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
+        let doc = SignDoc {
+            body_bytes: self.body_bytes.clone(),
+            auth_info_bytes: self.auth_info_bytes.clone(),
+            chain_id: chain_id.to_string(),
+            account_number,
+        }
+        .encode_to_vec();
+        let fail = || {
+            err(
+                ResultCode::SignatureInvalid,
+                format!(
+                    "signature verification failed for {}: check chain id (this chain is \
+                     {chain_id:?}), account number ({account_number}) and sequence ({})",
+                    self.signer, self.sequence
+                ),
+            )
+        };
+        let vk = VerifyingKey::from_sec1_bytes(&self.pub_key).map_err(|_| fail())?;
+        let sig = Signature::from_slice(&self.signature).map_err(|_| fail())?;
+        vk.verify(&doc, &sig).map_err(|_| fail())
+    }
+}

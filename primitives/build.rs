@@ -1,0 +1,18 @@
+//! Generates Rust types for `proto/comrade/**` with prost, parsing the files
+//! with protox so no `protoc` binary is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let files = [
+        "comrade/bank/v1/bank.proto",
+        "comrade/auth/v1/auth.proto",
+        "comrade/app/v1/app.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", root.join(f).display());
+    }
+    let fds = protox::compile(files, [&root])?;
+    let mut config = prost_build::Config::new();
+    config.compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! Protobuf types generated from `proto/comrade/**` (prost, built by `build.rs`).
+#![allow(missing_docs, clippy::all)]
+
+/// `comrade.bank.v1`
+pub mod bank {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/comrade.bank.v1.rs"));
+    }
+}
+/// `comrade.auth.v1`
+pub mod auth {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/comrade.auth.v1.rs"));
+    }
+}
+/// `comrade.app.v1`
+pub mod app {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/comrade.app.v1.rs"));
+    }
+}
