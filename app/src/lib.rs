@@ -12,6 +12,7 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 pub mod app;
+pub mod client;
 pub mod error;
 pub mod execute;
 pub mod genesis;
@@ -21,6 +22,8 @@ pub mod query;
 pub mod server;
 pub mod state;
 pub mod state_key;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tx;
 pub mod validators;
 pub mod vote_ext;

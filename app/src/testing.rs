@@ -1,0 +1,312 @@
+//! A mock-consensus harness that drives the real [`App`] in-process, the way
+//! CometBFT does: PrepareProposal → ProcessProposal → ExtendVote /
+//! VerifyVoteExtension for every validator → FinalizeBlock → Commit, with the
+//! previous height's signed vote extensions injected into each proposal.
+//! Also restarts (reopen the same store) and crashes between FinalizeBlock
+//! and Commit. Enabled by the `testing` feature; used by tests and benches.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, ensure};
+use base64::Engine as _;
+use comrade_primitives::Address;
+use k256::ecdsa::SigningKey;
+use tendermint_proto::v0_38::{
+    abci::{
+        CommitInfo, ExtendedCommitInfo, ExtendedVoteInfo, RequestExtendVote,
+        RequestFinalizeBlock, RequestInfo, RequestInitChain, RequestPrepareProposal,
+        RequestProcessProposal, RequestVerifyVoteExtension, ResponseFinalizeBlock, Validator,
+        VoteInfo, response_process_proposal::ProposalStatus,
+        response_verify_vote_extension::VerifyStatus,
+    },
+    types::{AbciParams, BlockIdFlag, ConsensusParams},
+};
+
+use crate::{
+    App,
+    genesis::{AppState, BankGenesis, Distribution, GenesisBalance, GenesisValidator},
+    params::Params,
+    validators::consensus_address,
+    vote_ext,
+};
+
+/// A deterministic secp256k1 account key derived from `seed`.
+pub fn account_key(seed: u64) -> SigningKey {
+    use sha2::{Digest, Sha256};
+    let mut counter = 0u64;
+    loop {
+        let d = Sha256::new()
+            .chain_update(b"comrade-test-account")
+            .chain_update(seed.to_be_bytes())
+            .chain_update(counter.to_be_bytes())
+            .finalize();
+        if let Ok(k) = SigningKey::from_slice(&d) {
+            return k;
+        }
+        counter = counter.wrapping_add(1);
+    }
+}
+
+/// A test validator.
+#[derive(Clone)]
+pub struct TestValidator {
+    /// Ed25519 consensus key.
+    pub key: ed25519_consensus::SigningKey,
+    /// Voting power.
+    pub power: i64,
+    /// Operator account.
+    pub operator: Address,
+}
+
+impl TestValidator {
+    /// A deterministic validator from `seed`.
+    pub fn new(seed: u8, power: i64) -> Self {
+        let key = ed25519_consensus::SigningKey::from([seed.wrapping_add(1); 32]);
+        TestValidator {
+            key,
+            power,
+            operator: crate::client::address_of(&account_key(1_000_000 + u64::from(seed))),
+        }
+    }
+    /// CometBFT address.
+    pub fn address(&self) -> [u8; 20] {
+        consensus_address(&self.key.verification_key().to_bytes())
+    }
+}
+
+/// Builds a genesis `app_state` funding `balances` with the default params
+/// and no crowdfunding.
+pub fn genesis(balances: &[(Address, u128)], validators: &[TestValidator]) -> AppState {
+    let params = Params::default();
+    let total: u128 = balances.iter().map(|(_, a)| *a).sum();
+    AppState {
+        bank: BankGenesis {
+            balances: balances
+                .iter()
+                .map(|(a, amt)| GenesisBalance {
+                    address: a.to_string(),
+                    amount: amt.to_string(),
+                    denom: params.denom.clone(),
+                })
+                .collect(),
+        },
+        validators: validators
+            .iter()
+            .enumerate()
+            .map(|(i, v)| GenesisValidator {
+                name: format!("val{i}"),
+                pub_key: base64::engine::general_purpose::STANDARD
+                    .encode(v.key.verification_key().to_bytes()),
+                power: v.power,
+                operator: v.operator.to_string(),
+            })
+            .collect(),
+        distribution: Distribution {
+            total_supply: total.to_string(),
+            crowdfunding_bps: 0,
+            crowdfunding: Vec::new(),
+            treasury: "0".into(),
+            free_access_pool: "0".into(),
+        },
+        params,
+    }
+}
+
+/// The mock-consensus harness.
+pub struct MockConsensus {
+    /// The app under test.
+    pub app: App,
+    /// Store path (for restarts).
+    pub path: PathBuf,
+    /// Chain id.
+    pub chain_id: String,
+    /// Validators.
+    pub validators: Vec<TestValidator>,
+    /// Signed extensions of the last height, injected into the next proposal.
+    pub last_commit: Option<ExtendedCommitInfo>,
+    /// Genesis app_state bytes.
+    genesis_bytes: Vec<u8>,
+}
+
+/// Consensus params with vote extensions enabled from height 1.
+pub fn consensus_params() -> ConsensusParams {
+    ConsensusParams {
+        abci: Some(AbciParams {
+            vote_extensions_enable_height: 1,
+        }),
+        ..Default::default()
+    }
+}
+
+impl MockConsensus {
+    /// Opens a fresh store at `path` and runs InitChain with `app_state`.
+    pub fn new(
+        path: &Path,
+        chain_id: &str,
+        app_state: &AppState,
+        validators: Vec<TestValidator>,
+    ) -> Result<Self> {
+        let app = App::open(path)?;
+        let genesis_bytes = serde_json::to_vec(app_state)?;
+        let mut h = MockConsensus {
+            app,
+            path: path.to_path_buf(),
+            chain_id: chain_id.to_string(),
+            validators,
+            last_commit: None,
+            genesis_bytes,
+        };
+        h.init_chain()?;
+        Ok(h)
+    }
+
+    /// Runs InitChain (idempotent on an initialised store).
+    pub fn init_chain(&mut self) -> Result<Vec<u8>> {
+        let r = self.app.init_chain(RequestInitChain {
+            time: None,
+            chain_id: self.chain_id.clone(),
+            consensus_params: Some(consensus_params()),
+            validators: Vec::new(),
+            app_state_bytes: self.genesis_bytes.clone().into(),
+            initial_height: 1,
+        })?;
+        Ok(r.app_hash.to_vec())
+    }
+
+    /// Last committed height and app hash, as `Info` reports them.
+    pub fn info(&self) -> Result<(i64, Vec<u8>)> {
+        let r = self.app.info(RequestInfo::default())?;
+        Ok((r.last_block_height, r.last_block_app_hash.to_vec()))
+    }
+
+    /// The extended commit this harness would inject for the next proposal.
+    pub fn local_last_commit(&self) -> ExtendedCommitInfo {
+        self.last_commit.clone().unwrap_or_default()
+    }
+
+    /// Runs one full height with `txs` in the mempool; returns the
+    /// FinalizeBlock response. Fails if the app rejects its own proposal.
+    pub fn block(&mut self, txs: Vec<Vec<u8>>) -> Result<ResponseFinalizeBlock> {
+        let r = self.propose_and_finalize(txs)?;
+        self.app.commit()?;
+        Ok(r)
+    }
+
+    /// Everything up to and including FinalizeBlock, but not Commit.
+    pub fn propose_and_finalize(&mut self, txs: Vec<Vec<u8>>) -> Result<ResponseFinalizeBlock> {
+        let height = i64::try_from(self.app.committed_height())?.saturating_add(1);
+        let proposal = self.app.prepare_proposal(RequestPrepareProposal {
+            max_tx_bytes: 22 * 1024 * 1024,
+            txs: txs.into_iter().map(Into::into).collect(),
+            local_last_commit: Some(self.local_last_commit()),
+            misbehavior: Vec::new(),
+            height,
+            time: None,
+            next_validators_hash: Default::default(),
+            proposer_address: self.validators[0].address().to_vec().into(),
+        })?;
+        let txs: Vec<Vec<u8>> = proposal.txs.iter().map(|t| t.to_vec()).collect();
+        let status = self.process(txs.clone(), height)?;
+        ensure!(status == ProposalStatus::Accept, "app rejected its own proposal at {height}");
+        self.extend_votes(height)?;
+        self.finalize(txs, height)
+    }
+
+    /// Calls ProcessProposal with the given txs.
+    pub fn process(&self, txs: Vec<Vec<u8>>, height: i64) -> Result<ProposalStatus> {
+        let r = self.app.process_proposal(RequestProcessProposal {
+            txs: txs.into_iter().map(Into::into).collect(),
+            proposed_last_commit: None,
+            misbehavior: Vec::new(),
+            hash: Default::default(),
+            height,
+            time: None,
+            next_validators_hash: Default::default(),
+            proposer_address: self.validators[0].address().to_vec().into(),
+        })?;
+        ProposalStatus::try_from(r.status).context("bad status")
+    }
+
+    /// Calls FinalizeBlock with exactly these txs.
+    pub fn finalize(&self, txs: Vec<Vec<u8>>, height: i64) -> Result<ResponseFinalizeBlock> {
+        self.app.finalize_block(RequestFinalizeBlock {
+            txs: txs.into_iter().map(Into::into).collect(),
+            decided_last_commit: Some(CommitInfo {
+                round: 0,
+                votes: self
+                    .validators
+                    .iter()
+                    .map(|v| VoteInfo {
+                        validator: Some(Validator {
+                            address: v.address().to_vec().into(),
+                            power: v.power,
+                        }),
+                        block_id_flag: BlockIdFlag::Commit as i32,
+                    })
+                    .collect(),
+            }),
+            misbehavior: Vec::new(),
+            hash: Default::default(),
+            height,
+            time: None,
+            next_validators_hash: Default::default(),
+            proposer_address: self.validators[0].address().to_vec().into(),
+        })
+    }
+
+    /// Every validator extends its vote at `height`; each extension is checked
+    /// with VerifyVoteExtension and signed like CometBFT does.
+    pub fn extend_votes(&mut self, height: i64) -> Result<()> {
+        let mut votes = Vec::new();
+        for v in &self.validators {
+            let ext = self
+                .app
+                .extend_vote(RequestExtendVote {
+                    height,
+                    ..Default::default()
+                })
+                .vote_extension;
+            let verdict = self.app.verify_vote_extension(RequestVerifyVoteExtension {
+                hash: Default::default(),
+                validator_address: v.address().to_vec().into(),
+                height,
+                vote_extension: ext.clone(),
+            });
+            ensure!(verdict.status == VerifyStatus::Accept as i32, "own extension rejected");
+            let sig = v.key.sign(&vote_ext::sign_bytes(&ext, height, 0, &self.chain_id));
+            votes.push(ExtendedVoteInfo {
+                validator: Some(Validator {
+                    address: v.address().to_vec().into(),
+                    power: v.power,
+                }),
+                vote_extension: ext,
+                extension_signature: sig.to_bytes().to_vec().into(),
+                block_id_flag: BlockIdFlag::Commit as i32,
+            });
+        }
+        self.last_commit = Some(ExtendedCommitInfo { round: 0, votes });
+        Ok(())
+    }
+
+    /// Drops the app and reopens the same store, as a process restart would.
+    /// The pending (finalized but uncommitted) block, if any, is lost.
+    pub fn restart(self) -> Result<Self> {
+        let MockConsensus {
+            app,
+            path,
+            chain_id,
+            validators,
+            last_commit,
+            genesis_bytes,
+        } = self;
+        drop(app);
+        Ok(MockConsensus {
+            app: App::open(&path)?,
+            path,
+            chain_id,
+            validators,
+            last_commit,
+            genesis_bytes,
+        })
+    }
+}

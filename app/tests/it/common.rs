@@ -1,0 +1,94 @@
+//! Shared fixtures.
+
+use comrade_app::{
+    client::{SignOptions, address_of, msg_send, sign_tx},
+    params::Params,
+    testing::{MockConsensus, TestValidator, account_key, genesis},
+};
+use comrade_primitives::Address;
+use k256::ecdsa::SigningKey;
+
+pub const CHAIN_ID: &str = "comrade-test-1";
+pub const START_BALANCE: u128 = 1_000_000_000;
+
+pub struct Fixture {
+    pub h: MockConsensus,
+    pub alice: SigningKey,
+    pub bob: SigningKey,
+    /// Alice's account number (genesis numbers follow address order).
+    pub alice_num: u64,
+    pub _dir: tempfile::TempDir,
+}
+
+pub fn validators() -> Vec<TestValidator> {
+    vec![
+        TestValidator::new(0, 10),
+        TestValidator::new(1, 20),
+        TestValidator::new(2, 30),
+        TestValidator::new(3, 40),
+    ]
+}
+
+pub fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = account_key(1);
+    let bob = account_key(2);
+    let state = genesis(
+        &[(address_of(&alice), START_BALANCE), (address_of(&bob), START_BALANCE)],
+        &validators(),
+    );
+    let h = MockConsensus::new(&dir.path().join("db"), CHAIN_ID, &state, validators()).unwrap();
+    let alice_num = account_number(&h, &address_of(&alice));
+    Fixture {
+        h,
+        alice,
+        bob,
+        alice_num,
+        _dir: dir,
+    }
+}
+
+/// A fee comfortably above the minimum.
+pub const FEE: u128 = 50_000;
+
+pub fn opts(account_number: u64, sequence: u64) -> SignOptions<'static> {
+    SignOptions {
+        chain_id: CHAIN_ID,
+        account_number,
+        sequence,
+        fee: ("50000", "ucomrade"),
+        memo: "",
+        timeout_height: 0,
+    }
+}
+
+pub fn send(from: &SigningKey, to: &Address, amount: u128, account_number: u64, seq: u64) -> Vec<u8> {
+    let from_addr = address_of(from).to_string();
+    sign_tx(
+        from,
+        vec![msg_send(&from_addr, &to.to_string(), "ucomrade", &amount.to_string())],
+        &opts(account_number, seq),
+    )
+}
+
+pub fn min_fee(size: usize) -> u128 {
+    Params::default().min_fee(size)
+}
+
+pub fn account_number(h: &MockConsensus, a: &Address) -> u64 {
+    use comrade_app::state::AuthStateReadExt;
+    let snap = h.app.storage().latest_snapshot();
+    h.app.block_on(snap.account(a)).unwrap().unwrap().account_number
+}
+
+pub fn sequence(h: &MockConsensus, a: &Address) -> u64 {
+    use comrade_app::state::AuthStateReadExt;
+    let snap = h.app.storage().latest_snapshot();
+    h.app.block_on(snap.account(a)).unwrap().map(|a| a.sequence).unwrap_or(0)
+}
+
+pub fn balance(h: &MockConsensus, a: &Address) -> u128 {
+    use comrade_app::state::BankStateReadExt;
+    let snap = h.app.storage().latest_snapshot();
+    h.app.block_on(snap.balance(a)).unwrap()
+}
