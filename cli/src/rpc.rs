@@ -1,0 +1,404 @@
+//! Commands that talk to a node over CometBFT RPC: `tx`, `query`, `status`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use comrade_app::client::{SignOptions, address_of, msg_send, sign_tx};
+use comrade_primitives::{
+    Address, parse_amount,
+    proto::{app::v1 as app_pb, auth::v1 as auth_pb, bank::v1 as bank_pb},
+};
+use prost::Message;
+use tendermint_rpc::{Client, HttpClient};
+
+use crate::keyring::Keyring;
+
+/// `comrade tx …`
+#[derive(Debug, clap::Subcommand)]
+pub enum TxCommand {
+    /// Bank transactions.
+    #[command(subcommand)]
+    Bank(BankTx),
+}
+
+/// `comrade tx bank …`
+#[derive(Debug, clap::Subcommand)]
+pub enum BankTx {
+    /// Send native tokens: `comrade tx bank send <from-key> <to-address> <amount>`.
+    ///
+    /// The amount is in base units, optionally suffixed with the native denom
+    /// (`1500000` or `1500000ucomrade`). The fee defaults to the chain's
+    /// minimum for the tx's size. The passphrase of the key comes from
+    /// $COMRADE_KEYRING_PASSPHRASE or a prompt.
+    Send {
+        /// Name of the sending key in the keyring.
+        from: String,
+        /// Recipient address (`comrade1…`).
+        to: String,
+        /// Amount in base units, e.g. `1000` or `1000ucomrade`.
+        amount: String,
+        /// Fee in base units (default: the minimum for this tx).
+        #[arg(long)]
+        fee: Option<String>,
+        /// Memo attached to the tx.
+        #[arg(long, default_value = "")]
+        memo: String,
+        /// Return after CheckTx instead of waiting until the tx is in a block.
+        #[arg(long)]
+        no_wait: bool,
+    },
+}
+
+/// `comrade query …`
+#[derive(Debug, clap::Subcommand)]
+pub enum QueryCommand {
+    /// Bank queries.
+    #[command(subcommand)]
+    Bank(BankQuery),
+    /// An account's number, sequence and public key.
+    Account {
+        /// Address (`comrade1…`).
+        address: String,
+    },
+    /// A committed tx by hash (hex), with its result code and events.
+    Tx {
+        /// Tx hash (hex, as printed by `tx bank send`).
+        hash: String,
+    },
+    /// Chain parameters.
+    Params,
+}
+
+/// `comrade query bank …`
+#[derive(Debug, clap::Subcommand)]
+pub enum BankQuery {
+    /// Native-denom balance of an address.
+    Balance {
+        /// Address (`comrade1…`).
+        address: String,
+    },
+    /// Total supply.
+    Supply,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start runtime")
+}
+
+/// Turns an RPC error into one line (tendermint-rpc's own Display carries a
+/// backtrace).
+fn unreachable(node: &str, e: tendermint_rpc::Error) -> anyhow::Error {
+    anyhow::anyhow!("cannot reach node {node}: {}", e.detail())
+}
+
+fn client(node: &str) -> Result<HttpClient> {
+    HttpClient::new(node).map_err(|e| anyhow::anyhow!("invalid node address {node:?}: {}", e.detail()))
+}
+
+async fn abci_query<M: Message + Default>(
+    c: &HttpClient,
+    node: &str,
+    path: &str,
+    data: Vec<u8>,
+) -> Result<M> {
+    let r = c
+        .abci_query(Some(path.to_string()), data, None, false)
+        .await
+        .map_err(|e| unreachable(node, e))?;
+    if r.code.is_err() {
+        bail!("query {path} failed (code {}): {}", r.code.value(), r.log);
+    }
+    M::decode(r.value.as_slice()).with_context(|| format!("undecodable answer to {path}"))
+}
+
+fn parse_address(s: &str) -> Result<Address> {
+    s.parse().map_err(|e: comrade_primitives::AddressError| anyhow::anyhow!("{e}"))
+}
+
+/// `comrade tx …`
+pub fn tx(
+    cmd: TxCommand,
+    home: &Path,
+    node: &str,
+    chain_id: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let TxCommand::Bank(BankTx::Send {
+        from,
+        to,
+        amount,
+        fee,
+        memo,
+        no_wait,
+    }) = cmd;
+    let to = parse_address(&to)?;
+    let keyring = Keyring::open(home)?;
+    let info = keyring.show(&from)?;
+    let pass = crate::keys::passphrase(&format!("passphrase for key {from}: "), false)?;
+    let key = keyring.signing_key(&from, &pass)?;
+    let sender = address_of(&key);
+    anyhow::ensure!(
+        sender.to_string() == info.address,
+        "keyring entry {from} is inconsistent"
+    );
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = client(node)?;
+        let chain_id = match chain_id {
+            Some(c) => c.to_string(),
+            None => c
+                .status()
+                .await
+                .map_err(|e| unreachable(node, e))?
+                .node_info
+                .network
+                .to_string(),
+        };
+        let params: app_pb::QueryParamsResponse =
+            abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;
+        let params: comrade_app::params::Params =
+            params.params.context("node returned no params")?.into();
+        let amount = amount.strip_suffix(params.denom.as_str()).unwrap_or(&amount);
+        let amount = parse_amount(amount)?;
+        let account: auth_pb::QueryAccountResponse = abci_query(
+            &c,
+            node,
+            "/comrade.auth.v1.Query/Account",
+            auth_pb::QueryAccountRequest {
+                address: sender.to_string(),
+            }
+            .encode_to_vec(),
+        )
+        .await
+        .with_context(|| format!("account {sender} not found on chain: fund it first"))?;
+        let account = account.account.context("node returned no account")?;
+        let msgs = || {
+            vec![msg_send(
+                &sender.to_string(),
+                &to.to_string(),
+                &params.denom,
+                &amount.to_string(),
+            )]
+        };
+        let build = |fee: &str| {
+            sign_tx(
+                &key,
+                msgs(),
+                &SignOptions {
+                    chain_id: &chain_id,
+                    account_number: account.account_number,
+                    sequence: account.sequence,
+                    fee: (fee, &params.denom),
+                    memo: &memo,
+                    timeout_height: 0,
+                },
+            )
+        };
+        let tx = match fee {
+            Some(f) => build(f.strip_suffix(params.denom.as_str()).unwrap_or(&f)),
+            None => {
+                // The fee depends on the size, which depends on the fee's digits.
+                let mut fee = params.min_fee(build("0").len());
+                loop {
+                    let tx = build(&fee.to_string());
+                    let needed = params.min_fee(tx.len());
+                    if needed <= fee {
+                        break tx;
+                    }
+                    fee = needed;
+                }
+            }
+        };
+        let r = c
+            .broadcast_tx_sync(tx)
+            .await
+            .map_err(|e| unreachable(node, e))?;
+        let hash = r.hash.to_string();
+        if r.code.is_err() {
+            bail!("tx {hash} rejected (code {}): {}", r.code.value(), r.log);
+        }
+        if no_wait {
+            print_json_or(json, serde_json::json!({"hash": hash, "code": 0}), || {
+                format!("tx {hash} accepted into the mempool")
+            });
+            return Ok(());
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(t) = c.tx(r.hash, false).await {
+                let code = t.tx_result.code.value();
+                print_json_or(
+                    json,
+                    serde_json::json!({"hash": hash, "height": t.height.value(), "code": code, "log": t.tx_result.log}),
+                    || format!("tx {hash} committed at height {} with code {code} {}", t.height, t.tx_result.log),
+                );
+                if code != 0 {
+                    bail!("tx failed with code {code}: {}", t.tx_result.log);
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("tx {hash} not committed within 30 s (check `comrade query tx {hash}`)");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
+}
+
+fn print_json_or(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+/// `comrade query …`
+pub fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = client(node)?;
+        match cmd {
+            QueryCommand::Bank(BankQuery::Balance { address }) => {
+                parse_address(&address)?;
+                let r: bank_pb::QueryBalanceResponse = abci_query(
+                    &c,
+                    node,
+                    "/comrade.bank.v1.Query/Balance",
+                    bank_pb::QueryBalanceRequest {
+                        address: address.clone(),
+                        denom: String::new(),
+                    }
+                    .encode_to_vec(),
+                )
+                .await?;
+                print_json_or(
+                    json,
+                    serde_json::json!({"address": address, "denom": r.denom, "amount": r.amount}),
+                    || format!("{}{}", r.amount, r.denom),
+                );
+            }
+            QueryCommand::Bank(BankQuery::Supply) => {
+                let r: bank_pb::QuerySupplyResponse =
+                    abci_query(&c, node, "/comrade.bank.v1.Query/Supply", vec![]).await?;
+                let coins: Vec<_> = r
+                    .supply
+                    .iter()
+                    .map(|c| serde_json::json!({"denom": c.denom, "amount": c.amount}))
+                    .collect();
+                print_json_or(json, serde_json::json!({"supply": coins}), || {
+                    r.supply
+                        .iter()
+                        .map(|c| format!("{}{}", c.amount, c.denom))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+            }
+            QueryCommand::Account { address } => {
+                parse_address(&address)?;
+                let r: auth_pb::QueryAccountResponse = abci_query(
+                    &c,
+                    node,
+                    "/comrade.auth.v1.Query/Account",
+                    auth_pb::QueryAccountRequest {
+                        address: address.clone(),
+                    }
+                    .encode_to_vec(),
+                )
+                .await?;
+                let a = r.account.context("node returned no account")?;
+                let v = serde_json::json!({
+                    "address": a.address,
+                    "account_number": a.account_number,
+                    "sequence": a.sequence,
+                    "pub_key": hex::encode(&a.pub_key),
+                });
+                print_json_or(json, v, || {
+                    format!(
+                        "address:        {}\naccount_number: {}\nsequence:       {}\npub_key:        {}",
+                        a.address,
+                        a.account_number,
+                        a.sequence,
+                        if a.pub_key.is_empty() { "(none yet)".to_string() } else { hex::encode(&a.pub_key) }
+                    )
+                });
+            }
+            QueryCommand::Tx { hash } => {
+                let h: tendermint::Hash = hash
+                    .to_uppercase()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("invalid tx hash {hash:?}: expected 64 hex digits"))?;
+                let t = c
+                    .tx(h, false)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("tx {hash} not found on {node}: {}", e.detail()))?;
+                let events: Vec<_> = t
+                    .tx_result
+                    .events
+                    .iter()
+                    .map(|e| serde_json::json!({"type": e.kind, "attributes": e.attributes.iter().map(|a| serde_json::json!({"key": a.key_str().unwrap_or(""), "value": a.value_str().unwrap_or("")})).collect::<Vec<_>>()}))
+                    .collect();
+                let v = serde_json::json!({
+                    "hash": t.hash.to_string(),
+                    "height": t.height.value(),
+                    "code": t.tx_result.code.value(),
+                    "log": t.tx_result.log,
+                    "events": events,
+                });
+                print_json_or(json, v.clone(), || {
+                    format!(
+                        "hash:   {}\nheight: {}\ncode:   {}\nlog:    {}",
+                        t.hash, t.height, t.tx_result.code.value(), t.tx_result.log
+                    )
+                });
+            }
+            QueryCommand::Params => {
+                let r: app_pb::QueryParamsResponse =
+                    abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;
+                let p: comrade_app::params::Params = r.params.context("no params")?.into();
+                let v = serde_json::to_value(&p)?;
+                print_json_or(json, v.clone(), || {
+                    serde_json::to_string_pretty(&v).unwrap_or_default()
+                });
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `comrade status`
+pub fn status(node: &str, json: bool) -> Result<()> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = client(node)?;
+        let s = c
+            .status()
+            .await
+            .map_err(|e| unreachable(node, e))?;
+        let v = serde_json::json!({
+            "chain_id": s.node_info.network.to_string(),
+            "moniker": s.node_info.moniker.to_string(),
+            "node_id": s.node_info.id.to_string(),
+            "latest_block_height": s.sync_info.latest_block_height.value(),
+            "latest_app_hash": s.sync_info.latest_app_hash.to_string(),
+            "catching_up": s.sync_info.catching_up,
+            "voting_power": s.validator_info.power.value(),
+        });
+        print_json_or(json, v, || {
+            format!(
+                "chain id:     {}\nmoniker:      {}\nheight:       {}\napp hash:     {}\ncatching up:  {}\nvoting power: {}",
+                s.node_info.network,
+                s.node_info.moniker,
+                s.sync_info.latest_block_height,
+                s.sync_info.latest_app_hash,
+                s.sync_info.catching_up,
+                s.validator_info.power
+            )
+        });
+        Ok(())
+    })
+}
