@@ -1,1 +1,167 @@
-fn main() {}
+//! FinalizeBlock throughput of signed MsgSend txs in blocks of 1,000 and
+//! 5,000, side by side with the raw secp256k1 verification rate on the same
+//! machine (every tx needs one verification, so that rate bounds the
+//! workload on one core).
+//!
+//! Run: `cargo bench -p comrade-app --bench finalize_block`
+//! (set `COMRADE_BENCH_ROUNDS` to change the number of blocks per size).
+#![allow(missing_docs, clippy::disallowed_methods, clippy::unwrap_used)] // a benchmark binary: it reads the clock
+
+use std::time::Instant;
+
+use comrade_app::{
+    client::{SignOptions, address_of, msg_send, sign_tx},
+    testing::{MockConsensus, TestValidator, account_key, genesis},
+    vote_ext,
+};
+use cosmrs::proto::cosmos::tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw};
+use k256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
+use prost::Message;
+
+const CHAIN_ID: &str = "comrade-bench";
+
+fn main() {
+    let rounds: usize = std::env::var("COMRADE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let sizes = [1_000usize, 5_000];
+    let accounts = sizes.iter().max().unwrap() * rounds;
+    eprintln!("preparing {accounts} funded accounts and signed txs ...");
+    let keys: Vec<_> = (0..accounts as u64)
+        .map(|i| account_key(10_000 + i))
+        .collect();
+    let addrs: Vec<_> = keys.iter().map(address_of).collect();
+    let balances: Vec<_> = addrs.iter().map(|a| (*a, 1_000_000_000u128)).collect();
+    let validators = vec![
+        TestValidator::new(0, 10),
+        TestValidator::new(1, 10),
+        TestValidator::new(2, 10),
+        TestValidator::new(3, 10),
+    ];
+    let state = genesis(&balances, &validators);
+
+    println!(
+        "FinalizeBlock throughput, signed MsgSend (debug_assertions={})",
+        cfg!(debug_assertions)
+    );
+    println!(
+        "{:>10} {:>8} {:>12} {:>12}",
+        "block", "rounds", "ms/block", "tx/s"
+    );
+    let mut results = Vec::new();
+    for &size in &sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h =
+            MockConsensus::new(&dir.path().join("db"), CHAIN_ID, &state, validators.clone())
+                .unwrap();
+        let number = |a| -> u64 {
+            use comrade_app::state::AuthStateReadExt;
+            let snap = h.app.storage().latest_snapshot();
+            h.app
+                .block_on(snap.account(a))
+                .unwrap()
+                .unwrap()
+                .account_number
+        };
+        // Pre-sign every tx outside the timed region.
+        let mut blocks = Vec::new();
+        for r in 0..rounds {
+            let mut txs = Vec::with_capacity(size + 1);
+            for i in 0..size {
+                let k = r * size + i;
+                let to = addrs[(k + 1) % accounts];
+                txs.push(sign_tx(
+                    &keys[k],
+                    vec![msg_send(
+                        &addrs[k].to_string(),
+                        &to.to_string(),
+                        "ucomrade",
+                        "1000",
+                    )],
+                    &SignOptions {
+                        chain_id: CHAIN_ID,
+                        account_number: number(&addrs[k]),
+                        sequence: 0,
+                        fee: ("50000", "ucomrade"),
+                        memo: "",
+                        timeout_height: 0,
+                    },
+                ));
+            }
+            blocks.push(txs);
+        }
+        let mut total = 0.0f64;
+        for (r, txs) in blocks.into_iter().enumerate() {
+            let height = (r + 1) as i64;
+            let mut block = vec![vote_ext::encode_injected(&h.local_last_commit())];
+            block.extend(txs);
+            h.extend_votes(height).unwrap();
+            let t = Instant::now();
+            let res = h.finalize(block, height).unwrap();
+            total += t.elapsed().as_secs_f64();
+            assert!(
+                res.tx_results.iter().all(|t| t.code == 0),
+                "a bench tx failed"
+            );
+            h.app.commit().unwrap();
+        }
+        let per_block = total / rounds as f64;
+        let tps = size as f64 / per_block;
+        println!(
+            "{size:>10} {rounds:>8} {:>12.1} {tps:>12.0}",
+            per_block * 1e3
+        );
+        results.push((size, tps));
+    }
+
+    // Raw verification rate over the same kind of sign docs.
+    let n = 5_000usize.min(accounts);
+    let mut items = Vec::with_capacity(n);
+    for (i, key) in keys.iter().take(n).enumerate() {
+        let tx = sign_tx(
+            key,
+            vec![msg_send(
+                &addrs[i].to_string(),
+                &addrs[(i + 1) % n].to_string(),
+                "ucomrade",
+                "1000",
+            )],
+            &SignOptions {
+                chain_id: CHAIN_ID,
+                account_number: i as u64,
+                sequence: 0,
+                fee: ("50000", "ucomrade"),
+                memo: "",
+                timeout_height: 0,
+            },
+        );
+        let raw = TxRaw::decode(tx.as_slice()).unwrap();
+        let _ = (
+            TxBody::decode(raw.body_bytes.as_slice()).unwrap(),
+            AuthInfo::decode(raw.auth_info_bytes.as_slice()).unwrap(),
+        );
+        let doc = SignDoc {
+            body_bytes: raw.body_bytes.clone(),
+            auth_info_bytes: raw.auth_info_bytes.clone(),
+            chain_id: CHAIN_ID.into(),
+            account_number: i as u64,
+        }
+        .encode_to_vec();
+        let vk: VerifyingKey = *key.verifying_key();
+        let sig = Signature::from_slice(&raw.signatures[0]).unwrap();
+        items.push((vk, doc, sig));
+    }
+    let t = Instant::now();
+    for (vk, doc, sig) in &items {
+        vk.verify(doc, sig).unwrap();
+    }
+    let verify_rate = n as f64 / t.elapsed().as_secs_f64();
+    println!("\nraw secp256k1 verify (k256, one core): {verify_rate:.0} sig/s");
+    for (size, tps) in results {
+        println!(
+            "block of {size}: {tps:.0} tx/s = {:.2} of the raw verification bound",
+            tps / verify_rate
+        );
+    }
+}

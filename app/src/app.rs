@@ -18,8 +18,7 @@ use tendermint_proto::v0_38::{
         RequestVerifyVoteExtension, ResponseCheckTx, ResponseCommit, ResponseExtendVote,
         ResponseFinalizeBlock, ResponseInfo, ResponseInitChain, ResponsePrepareProposal,
         ResponseProcessProposal, ResponseQuery, ResponseVerifyVoteExtension, ValidatorUpdate,
-        response_process_proposal::ProposalStatus,
-        response_verify_vote_extension::VerifyStatus,
+        response_process_proposal::ProposalStatus, response_verify_vote_extension::VerifyStatus,
     },
     crypto::{PublicKey, public_key},
 };
@@ -28,9 +27,7 @@ use crate::{
     error::{ExecError, TxError},
     execute::{ExecContext, check_and_execute},
     genesis::{AppState, ValidatedGenesis},
-    state::{
-        AppStateReadExt, AuthStateWriteExt, BankStateWriteExt, StateWriteProto,
-    },
+    state::{AppStateReadExt, AuthStateWriteExt, BankStateWriteExt, StateWriteProto},
     state_key, tx, validators, vote_ext,
 };
 
@@ -200,7 +197,10 @@ impl App {
             bail!("chain id {:?} must be 1-50 characters", req.chain_id);
         }
         if req.initial_height > 1 {
-            bail!("initial_height {} is not supported (must be 1)", req.initial_height);
+            bail!(
+                "initial_height {} is not supported (must be 1)",
+                req.initial_height
+            );
         }
         let app_state = AppState::from_json(&req.app_state_bytes)?;
         let genesis = app_state.validate().context("invalid genesis app_state")?;
@@ -213,7 +213,12 @@ impl App {
         let enable_height = u64::try_from(enable_height).unwrap_or(0);
 
         let mut state = StateDelta::new(storage.latest_snapshot());
-        self.block_on(apply_genesis(&mut state, &genesis, &req.chain_id, enable_height))?;
+        self.block_on(apply_genesis(
+            &mut state,
+            &genesis,
+            &req.chain_id,
+            enable_height,
+        ))?;
         let root = self.block_on(storage.commit(state))?;
         *lock(&self.inner.chain_id) = Some(req.chain_id.clone());
         self.reset_mempool();
@@ -339,7 +344,9 @@ impl App {
     /// `PrepareProposal`: tx[0] is the injected extended commit; then the
     /// mempool's txs that pass the pipeline, in order, within `max_tx_bytes`.
     pub fn prepare_proposal(&self, req: RequestPrepareProposal) -> Result<ResponsePrepareProposal> {
-        let chain_id = self.chain_id().context("PrepareProposal before InitChain")?;
+        let chain_id = self
+            .chain_id()
+            .context("PrepareProposal before InitChain")?;
         let injected = match req.local_last_commit.as_ref() {
             Some(info) => vote_ext::encode_injected(info),
             None => vote_ext::encode_injected(&Default::default()),
@@ -365,7 +372,7 @@ impl App {
                 }
                 match Self::deliver(&mut state, &ctx, &tx).await {
                     Ok(_) => {
-                        total += tx.len();
+                        total = total.saturating_add(tx.len());
                         out.push(tx);
                     }
                     Err(ExecError::Tx(_)) => {}
@@ -387,9 +394,14 @@ impl App {
                 ProposalStatus::Reject
             } as i32,
         };
-        let chain_id = self.chain_id().context("ProcessProposal before InitChain")?;
+        let chain_id = self
+            .chain_id()
+            .context("ProcessProposal before InitChain")?;
         let Some((tx0, rest)) = req.txs.split_first() else {
-            tracing::warn!(height = req.height, "rejecting proposal without injected tx");
+            tracing::warn!(
+                height = req.height,
+                "rejecting proposal without injected tx"
+            );
             return Ok(accept(false));
         };
         let snapshot = self.inner.storage.latest_snapshot();
@@ -410,7 +422,11 @@ impl App {
                 match Self::deliver(&mut state, &ctx, tx).await {
                     Ok(_) => {}
                     Err(ExecError::Tx(e)) => {
-                        tracing::warn!(height, "rejecting proposal: tx {}: {e}", i + 1);
+                        tracing::warn!(
+                            height,
+                            "rejecting proposal: tx {}: {e}",
+                            i.saturating_add(1)
+                        );
                         return Ok(accept(false));
                     }
                     Err(ExecError::Internal(e)) => return Err(e),
@@ -428,7 +444,10 @@ impl App {
     }
 
     /// `VerifyVoteExtension`: rejects malformed extensions.
-    pub fn verify_vote_extension(&self, req: RequestVerifyVoteExtension) -> ResponseVerifyVoteExtension {
+    pub fn verify_vote_extension(
+        &self,
+        req: RequestVerifyVoteExtension,
+    ) -> ResponseVerifyVoteExtension {
         let status = match vote_ext::parse_extension(&req.vote_extension, req.height) {
             Ok(_) => VerifyStatus::Accept,
             Err(e) => {
@@ -574,7 +593,10 @@ pub async fn apply_genesis<S: cnidarium::StateWrite + StateRead>(
             power: *power,
             operator: operator.to_string(),
         };
-        state.put_proto(state_key::validator(&validators::consensus_address(key)), &v);
+        state.put_proto(
+            state_key::validator(&validators::consensus_address(key)),
+            &v,
+        );
     }
     // Module accounts exist from genesis.
     for name in [

@@ -1,6 +1,7 @@
 //! Building and signing transactions (SIGN_MODE_DIRECT), for the CLI, load
 //! generators and tests. Not used by the state machine itself.
 
+use cosmrs::Any;
 use cosmrs::proto::cosmos::{
     bank::v1beta1::MsgSend,
     base::v1beta1::Coin,
@@ -8,7 +9,6 @@ use cosmrs::proto::cosmos::{
     tx::signing::v1beta1::SignMode,
     tx::v1beta1::{AuthInfo, Fee, ModeInfo, SignDoc, SignerInfo, TxBody, TxRaw, mode_info},
 };
-use cosmrs::Any;
 use k256::ecdsa::SigningKey;
 use prost::Message;
 
@@ -35,7 +35,10 @@ pub fn msg_send(from: &str, to: &str, denom: &str, amount: &str) -> Any {
 
 /// The compressed public key of `key`.
 pub fn public_key_bytes(key: &SigningKey) -> Vec<u8> {
-    key.verifying_key().to_encoded_point(true).as_bytes().to_vec()
+    key.verifying_key()
+        .to_encoded_point(true)
+        .as_bytes()
+        .to_vec()
 }
 
 /// The `comrade1…` address of `key`.
@@ -95,7 +98,13 @@ pub fn sign_tx(key: &SigningKey, messages: Vec<Any>, o: &SignOptions<'_>) -> Vec
         }),
         ..Default::default()
     };
-    sign_parts(key, body.encode_to_vec(), auth.encode_to_vec(), o.chain_id, o.account_number)
+    sign_parts(
+        key,
+        body.encode_to_vec(),
+        auth.encode_to_vec(),
+        o.chain_id,
+        o.account_number,
+    )
 }
 
 /// Signs already-encoded body and auth-info bytes.

@@ -36,19 +36,28 @@ pub async fn check_and_execute<S: StateRead + StateWrite>(
     if tx.memo_len as u64 > p.max_memo_bytes {
         return reject(
             ResultCode::MemoTooLong,
-            format!("memo is {} bytes, max_memo_bytes is {}", tx.memo_len, p.max_memo_bytes),
+            format!(
+                "memo is {} bytes, max_memo_bytes is {}",
+                tx.memo_len, p.max_memo_bytes
+            ),
         );
     }
     if tx.timeout_height != 0 && ctx.height > tx.timeout_height {
         return reject(
             ResultCode::TxTimedOut,
-            format!("tx timed out at height {}, block is {}", tx.timeout_height, ctx.height),
+            format!(
+                "tx timed out at height {}, block is {}",
+                tx.timeout_height, ctx.height
+            ),
         );
     }
     if tx.fee_denom != p.denom {
         return reject(
             ResultCode::UnknownDenom,
-            format!("fee denom {:?} is unknown: the only denom is {:?}", tx.fee_denom, p.denom),
+            format!(
+                "fee denom {:?} is unknown: the only denom is {:?}",
+                tx.fee_denom, p.denom
+            ),
         );
     }
     let min_fee = p.min_fee(tx.size);
@@ -81,7 +90,10 @@ pub async fn check_and_execute<S: StateRead + StateWrite>(
     if !account.pub_key.is_empty() && account.pub_key != tx.pub_key {
         return reject(
             ResultCode::InvalidSigner,
-            format!("public key does not match the one registered for {}", tx.signer),
+            format!(
+                "public key does not match the one registered for {}",
+                tx.signer
+            ),
         );
     }
     tx.verify_signature(ctx.chain_id, account.account_number)?;
@@ -98,7 +110,12 @@ pub async fn check_and_execute<S: StateRead + StateWrite>(
         );
     };
     state.put_balance(&tx.signer, after_fee);
-    credit(state, &Address::module(module_accounts::FEE_COLLECTOR), tx.fee_amount).await?;
+    credit(
+        state,
+        &Address::module(module_accounts::FEE_COLLECTOR),
+        tx.fee_amount,
+    )
+    .await?;
     account.sequence = account
         .sequence
         .checked_add(1)

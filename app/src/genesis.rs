@@ -151,9 +151,7 @@ pub enum GenesisError {
         declared: Amount,
     },
     /// Crowdfunding allocations do not add up to the configured share.
-    #[error(
-        "crowdfunding allocations add up to {actual} but {bps} bps of {total} is {expected}"
-    )]
+    #[error("crowdfunding allocations add up to {actual} but {bps} bps of {total} is {expected}")]
     CrowdfundingMismatch {
         /// Sum of allocations.
         actual: Amount,
@@ -206,11 +204,13 @@ pub struct ValidatedGenesis {
 }
 
 fn addr(field: &str, s: &str) -> Result<Address, GenesisError> {
-    s.parse().map_err(|e: comrade_primitives::AddressError| GenesisError::BadAddress {
-        field: field.to_string(),
-        address: s.to_string(),
-        reason: e.to_string(),
-    })
+    s.parse().map_err(
+        |e: comrade_primitives::AddressError| GenesisError::BadAddress {
+            field: field.to_string(),
+            address: s.to_string(),
+            reason: e.to_string(),
+        },
+    )
 }
 
 fn amount(field: &str, s: &str) -> Result<Amount, GenesisError> {
@@ -295,7 +295,11 @@ impl AppState {
         }
         for (what, name, s) in [
             ("treasury", module_accounts::TREASURY, &d.treasury),
-            ("free_access_pool", module_accounts::FREE_ACCESS_POOL, &d.free_access_pool),
+            (
+                "free_access_pool",
+                module_accounts::FREE_ACCESS_POOL,
+                &d.free_access_pool,
+            ),
         ] {
             let a = Address::module(name);
             let amt = amount(&format!("distribution.{what}"), s)?;
@@ -369,5 +373,6 @@ pub fn crowdfunding_share(total: Amount, bps: u32) -> Amount {
     // total = q * 10000 + r  =>  total * bps / 10000 = q * bps + r * bps / 10000
     let q = total / 10_000;
     let r = total % 10_000;
-    q.saturating_mul(bps).saturating_add(r.saturating_mul(bps) / 10_000)
+    q.saturating_mul(bps)
+        .saturating_add(r.saturating_mul(bps) / 10_000)
 }

@@ -44,7 +44,8 @@ impl Default for Params {
 pub fn is_valid_denom(d: &str) -> bool {
     (3..=32).contains(&d.len())
         && d.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && d.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && d.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 impl Params {
@@ -71,7 +72,10 @@ impl Params {
             return Err("max_memo_bytes exceeds max_tx_bytes".into());
         }
         if self.treasury_fee_bps > 10_000 {
-            return Err(format!("treasury_fee_bps {} exceeds 10000", self.treasury_fee_bps));
+            return Err(format!(
+                "treasury_fee_bps {} exceeds 10000",
+                self.treasury_fee_bps
+            ));
         }
         Ok(())
     }

@@ -35,21 +35,37 @@ pub mod code {
     pub const INTERNAL: u32 = 99;
 }
 
-fn fail(code: u32, log: impl Into<String>) -> ResponseQuery {
-    ResponseQuery {
-        code,
-        log: log.into(),
-        codespace: comrade_primitives::code::CODESPACE.to_string(),
-        ..Default::default()
+/// A rejected query: code and message.
+#[derive(Debug)]
+struct QueryError {
+    code: u32,
+    log: String,
+}
+
+impl From<QueryError> for ResponseQuery {
+    fn from(e: QueryError) -> Self {
+        ResponseQuery {
+            code: e.code,
+            log: e.log,
+            codespace: comrade_primitives::code::CODESPACE.to_string(),
+            ..Default::default()
+        }
     }
 }
 
-fn parse_addr(s: &str) -> Result<Address, ResponseQuery> {
+fn fail(code: u32, log: impl Into<String>) -> QueryError {
+    QueryError {
+        code,
+        log: log.into(),
+    }
+}
+
+fn parse_addr(s: &str) -> Result<Address, QueryError> {
     s.parse()
         .map_err(|e: comrade_primitives::AddressError| fail(code::BAD_REQUEST, e.to_string()))
 }
 
-fn decode<M: Message + Default>(data: &[u8]) -> Result<M, ResponseQuery> {
+fn decode<M: Message + Default>(data: &[u8]) -> Result<M, QueryError> {
     M::decode(data).map_err(|e| fail(code::BAD_REQUEST, format!("cannot decode request: {e}")))
 }
 
@@ -62,8 +78,12 @@ pub async fn handle(storage: &Storage, req: RequestQuery) -> ResponseQuery {
             None => {
                 return fail(
                     code::HEIGHT_UNAVAILABLE,
-                    format!("height {h} is not available (latest is {})", storage.latest_version()),
-                );
+                    format!(
+                        "height {h} is not available (latest is {})",
+                        storage.latest_version()
+                    ),
+                )
+                .into();
             }
         },
     };
@@ -72,12 +92,12 @@ pub async fn handle(storage: &Storage, req: RequestQuery) -> ResponseQuery {
             r.height = i64::try_from(snapshot.version()).unwrap_or(0);
             r
         }
-        Ok(Err(r)) => r,
-        Err(e) => fail(code::INTERNAL, format!("{e:#}")),
+        Ok(Err(r)) => r.into(),
+        Err(e) => fail(code::INTERNAL, format!("{e:#}")).into(),
     }
 }
 
-async fn dispatch(s: &Snapshot, req: &RequestQuery) -> Result<Result<ResponseQuery, ResponseQuery>> {
+async fn dispatch(s: &Snapshot, req: &RequestQuery) -> Result<Result<ResponseQuery, QueryError>> {
     let ok = |value: Vec<u8>| ResponseQuery {
         value: value.into(),
         ..Default::default()
@@ -99,7 +119,10 @@ async fn dispatch(s: &Snapshot, req: &RequestQuery) -> Result<Result<ResponseQue
             if !r.denom.is_empty() && r.denom != params.denom {
                 return Ok(Err(fail(
                     code::BAD_REQUEST,
-                    format!("unknown denom {:?}: the only denom is {:?}", r.denom, params.denom),
+                    format!(
+                        "unknown denom {:?}: the only denom is {:?}",
+                        r.denom, params.denom
+                    ),
                 )));
             }
             let amount = s.balance(&a).await?;
@@ -156,7 +179,9 @@ async fn dispatch(s: &Snapshot, req: &RequestQuery) -> Result<Result<ResponseQue
                 Err(e) => return Ok(Err(e)),
             };
             match s.account(&a).await? {
-                Some(acc) => ok(auth_pb::QueryAccountResponse { account: Some(acc) }.encode_to_vec()),
+                Some(acc) => {
+                    ok(auth_pb::QueryAccountResponse { account: Some(acc) }.encode_to_vec())
+                }
                 None => return Ok(Err(fail(code::NOT_FOUND, format!("account {a} not found")))),
             }
         }
@@ -169,7 +194,10 @@ async fn dispatch(s: &Snapshot, req: &RequestQuery) -> Result<Result<ResponseQue
         }
         .encode_to_vec()),
         other => {
-            return Ok(Err(fail(code::UNKNOWN_PATH, format!("unknown query path {other:?}"))));
+            return Ok(Err(fail(
+                code::UNKNOWN_PATH,
+                format!("unknown query path {other:?}"),
+            )));
         }
     }))
 }
@@ -188,7 +216,7 @@ async fn proof_for(s: &Snapshot, key: &str) -> Result<(Option<Vec<u8>>, ProofOps
     Ok((value, ProofOps { ops }))
 }
 
-async fn raw(s: &Snapshot, key: &str, prove: bool) -> Result<Result<ResponseQuery, ResponseQuery>> {
+async fn raw(s: &Snapshot, key: &str, prove: bool) -> Result<Result<ResponseQuery, QueryError>> {
     if key.is_empty() {
         return Ok(Err(fail(code::BAD_REQUEST, "empty store key")));
     }
@@ -221,7 +249,11 @@ pub fn verify_store_proof(
     let [op] = proof_ops.ops.as_slice() else {
         anyhow::bail!("expected exactly one proof op, got {}", proof_ops.ops.len());
     };
-    anyhow::ensure!(op.r#type == PROOF_OP_TYPE, "unknown proof op type {:?}", op.r#type);
+    anyhow::ensure!(
+        op.r#type == PROOF_OP_TYPE,
+        "unknown proof op type {:?}",
+        op.r#type
+    );
     anyhow::ensure!(op.key == key, "proof is for another key");
     let proof = ics23::CommitmentProof::decode(op.data.as_slice()).context("undecodable proof")?;
     let spec = cnidarium::ics23_spec();
@@ -240,7 +272,11 @@ pub fn verify_store_proof(
             key,
         ),
     };
-    anyhow::ensure!(ok, "proof does not verify against app hash {}", hex::encode(app_hash));
+    anyhow::ensure!(
+        ok,
+        "proof does not verify against app hash {}",
+        hex::encode(app_hash)
+    );
     Ok(())
 }
 

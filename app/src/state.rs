@@ -72,7 +72,10 @@ pub trait AppStateReadExt: StateRead {
     }
     /// Height from which vote extensions are required.
     async fn vote_ext_enable_height(&self) -> Result<u64> {
-        Ok(self.get_u64(state_key::VOTE_EXT_ENABLE_HEIGHT).await?.unwrap_or(0))
+        Ok(self
+            .get_u64(state_key::VOTE_EXT_ENABLE_HEIGHT)
+            .await?
+            .unwrap_or(0))
     }
     /// Last finalized block height (0 at genesis).
     async fn block_height(&self) -> Result<u64> {
@@ -96,7 +99,7 @@ pub trait AppStateReadExt: StateRead {
                 .with_context(|| format!("corrupt validator at {key}"))?;
             out.push((addr, v));
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by_key(|(addr, _)| *addr);
         Ok(out)
     }
 }
@@ -111,7 +114,10 @@ pub trait AuthStateReadExt: StateRead {
     }
     /// The next account number to assign.
     async fn next_account_number(&self) -> Result<u64> {
-        Ok(self.get_u64(state_key::NEXT_ACCOUNT_NUMBER).await?.unwrap_or(0))
+        Ok(self
+            .get_u64(state_key::NEXT_ACCOUNT_NUMBER)
+            .await?
+            .unwrap_or(0))
     }
 }
 impl<T: StateRead + ?Sized> AuthStateReadExt for T {}
@@ -179,7 +185,10 @@ pub trait BankStateWriteExt: StateWrite {
     }
     /// Sets the total supply.
     fn put_supply(&mut self, amount: Amount) {
-        self.put_proto(state_key::SUPPLY.to_string(), &bank_pb::Amount::from(amount));
+        self.put_proto(
+            state_key::SUPPLY.to_string(),
+            &bank_pb::Amount::from(amount),
+        );
     }
 }
 impl<T: StateWrite + ?Sized> BankStateWriteExt for T {}

@@ -13,11 +13,10 @@ use comrade_primitives::Address;
 use k256::ecdsa::SigningKey;
 use tendermint_proto::v0_38::{
     abci::{
-        CommitInfo, ExtendedCommitInfo, ExtendedVoteInfo, RequestExtendVote,
-        RequestFinalizeBlock, RequestInfo, RequestInitChain, RequestPrepareProposal,
-        RequestProcessProposal, RequestVerifyVoteExtension, ResponseFinalizeBlock, Validator,
-        VoteInfo, response_process_proposal::ProposalStatus,
-        response_verify_vote_extension::VerifyStatus,
+        CommitInfo, ExtendedCommitInfo, ExtendedVoteInfo, RequestExtendVote, RequestFinalizeBlock,
+        RequestInfo, RequestInitChain, RequestPrepareProposal, RequestProcessProposal,
+        RequestVerifyVoteExtension, ResponseFinalizeBlock, Validator, VoteInfo,
+        response_process_proposal::ProposalStatus, response_verify_vote_extension::VerifyStatus,
     },
     types::{AbciParams, BlockIdFlag, ConsensusParams},
 };
@@ -207,7 +206,10 @@ impl MockConsensus {
         })?;
         let txs: Vec<Vec<u8>> = proposal.txs.iter().map(|t| t.to_vec()).collect();
         let status = self.process(txs.clone(), height)?;
-        ensure!(status == ProposalStatus::Accept, "app rejected its own proposal at {height}");
+        ensure!(
+            status == ProposalStatus::Accept,
+            "app rejected its own proposal at {height}"
+        );
         self.extend_votes(height)?;
         self.finalize(txs, height)
     }
@@ -272,8 +274,13 @@ impl MockConsensus {
                 height,
                 vote_extension: ext.clone(),
             });
-            ensure!(verdict.status == VerifyStatus::Accept as i32, "own extension rejected");
-            let sig = v.key.sign(&vote_ext::sign_bytes(&ext, height, 0, &self.chain_id));
+            ensure!(
+                verdict.status == VerifyStatus::Accept as i32,
+                "own extension rejected"
+            );
+            let sig = v
+                .key
+                .sign(&vote_ext::sign_bytes(&ext, height, 0, &self.chain_id));
             votes.push(ExtendedVoteInfo {
                 validator: Some(Validator {
                     address: v.address().to_vec().into(),

@@ -77,11 +77,17 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
     if bytes.len() as u64 > max_tx_bytes {
         return Err(err(
             ResultCode::TxTooLarge,
-            format!("tx is {} bytes, max_tx_bytes is {max_tx_bytes}", bytes.len()),
+            format!(
+                "tx is {} bytes, max_tx_bytes is {max_tx_bytes}",
+                bytes.len()
+            ),
         ));
     }
     let malformed = |what: &str, e: prost::DecodeError| {
-        err(ResultCode::TxMalformed, format!("cannot decode {what}: {e}"))
+        err(
+            ResultCode::TxMalformed,
+            format!("cannot decode {what}: {e}"),
+        )
     };
     let raw = TxRaw::decode(bytes).map_err(|e| malformed("TxRaw", e))?;
     let body = TxBody::decode(raw.body_bytes.as_slice()).map_err(|e| malformed("TxBody", e))?;
@@ -90,10 +96,16 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
     // Reject bytes that do not re-encode identically: otherwise the same signed
     // tx could be relayed under several hashes.
     if raw.encode_to_vec() != bytes {
-        return Err(err(ResultCode::TxMalformed, "tx bytes are not canonical protobuf"));
+        return Err(err(
+            ResultCode::TxMalformed,
+            "tx bytes are not canonical protobuf",
+        ));
     }
     if !body.extension_options.is_empty() || !body.non_critical_extension_options.is_empty() {
-        return Err(err(ResultCode::TxMalformed, "extension options are not supported"));
+        return Err(err(
+            ResultCode::TxMalformed,
+            "extension options are not supported",
+        ));
     }
 
     // Signer.
@@ -137,10 +149,12 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
     }
     let pk = PubKey::decode(pk_any.value.as_slice())
         .map_err(|e| err(ResultCode::InvalidSigner, format!("bad public key: {e}")))?;
-    let signer = pubkey_address(&pk.key)
-        .ok_or_else(|| {
-            err(ResultCode::InvalidSigner, "public key is not a compressed secp256k1 point")
-        })?;
+    let signer = pubkey_address(&pk.key).ok_or_else(|| {
+        err(
+            ResultCode::InvalidSigner,
+            "public key is not a compressed secp256k1 point",
+        )
+    })?;
 
     // Fee.
     let fee = auth
@@ -154,7 +168,10 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
         ));
     };
     if !fee.payer.is_empty() || !fee.granter.is_empty() {
-        return Err(err(ResultCode::InvalidFee, "fee payer and granter are not supported"));
+        return Err(err(
+            ResultCode::InvalidFee,
+            "fee payer and granter are not supported",
+        ));
     }
     let fee_amount = parse_amount(&coin.amount)
         .map_err(|e| err(ResultCode::AmountOverflow, format!("fee: {e}")))?;
@@ -168,12 +185,14 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
         match any.type_url.as_str() {
             MSG_SEND_TYPE_URL => {
                 let m = MsgSend::decode(any.value.as_slice()).map_err(|e| {
-                    err(ResultCode::InvalidMessage, format!("message {i}: bad MsgSend: {e}"))
+                    err(
+                        ResultCode::InvalidMessage,
+                        format!("message {i}: bad MsgSend: {e}"),
+                    )
                 })?;
                 let parse_addr = |s: &str| {
-                    s.parse::<Address>().map_err(|e| {
-                        err(ResultCode::InvalidAddress, format!("message {i}: {e}"))
-                    })
+                    s.parse::<Address>()
+                        .map_err(|e| err(ResultCode::InvalidAddress, format!("message {i}: {e}")))
                 };
                 let from = parse_addr(&m.from_address)?;
                 let to = parse_addr(&m.to_address)?;
@@ -189,9 +208,8 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
                         format!("message {i}: MsgSend must carry exactly one coin"),
                     ));
                 };
-                let amount = parse_amount(&c.amount).map_err(|e| {
-                    err(ResultCode::AmountOverflow, format!("message {i}: {e}"))
-                })?;
+                let amount = parse_amount(&c.amount)
+                    .map_err(|e| err(ResultCode::AmountOverflow, format!("message {i}: {e}")))?;
                 if amount == 0 {
                     return Err(err(
                         ResultCode::InvalidMessage,

@@ -59,7 +59,12 @@ pub async fn distribute_fees<S: StateRead + StateWrite>(
         }
     }
     let to_treasury = total.saturating_sub(paid);
-    credit(state, &Address::module(module_accounts::TREASURY), to_treasury).await?;
+    credit(
+        state,
+        &Address::module(module_accounts::TREASURY),
+        to_treasury,
+    )
+    .await?;
     state.put_balance(&collector, 0);
     state.record(Event::new(
         "EventFeesDistributed",
@@ -79,13 +84,14 @@ pub fn mul_div(a: Amount, b: Amount, c: Amount) -> Amount {
         return 0;
     }
     // a*b/c = q*b + r*b/c with r < c < 2^64, so r*b < 2^128.
-    let q = a / c;
-    let r = a % c;
+    let q = a.checked_div(c).unwrap_or(0);
+    let r = a.checked_rem(c).unwrap_or(0);
     q.saturating_mul(b)
-        .saturating_add(r.saturating_mul(b) / c)
+        .saturating_add(r.saturating_mul(b).checked_div(c).unwrap_or(0))
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

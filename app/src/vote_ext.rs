@@ -67,10 +67,16 @@ pub fn is_injected(tx: &[u8]) -> bool {
 /// Decodes the injected tx.
 pub fn decode_injected(tx: &[u8]) -> Result<ExtendedCommitInfo, TxError> {
     let body = tx.strip_prefix(INJECTED_TX_PREFIX).ok_or_else(|| {
-        TxError::new(ResultCode::InjectedTxInvalid, "tx[0] is not the extended commit")
+        TxError::new(
+            ResultCode::InjectedTxInvalid,
+            "tx[0] is not the extended commit",
+        )
     })?;
     ExtendedCommitInfo::decode(body).map_err(|e| {
-        TxError::new(ResultCode::InjectedTxInvalid, format!("injected tx undecodable: {e}"))
+        TxError::new(
+            ResultCode::InjectedTxInvalid,
+            format!("injected tx undecodable: {e}"),
+        )
     })
 }
 
@@ -123,15 +129,23 @@ pub fn verify_extended_commit(
             .as_ref()
             .try_into()
             .map_err(|_| bad(format!("vote {i}: validator address is not 20 bytes")))?;
-        let member = set
-            .iter()
-            .find(|m| m.address == addr)
-            .ok_or_else(|| bad(format!("vote {i}: {} is not a validator", hex::encode(addr))))?;
+        let member = set.iter().find(|m| m.address == addr).ok_or_else(|| {
+            bad(format!(
+                "vote {i}: {} is not a validator",
+                hex::encode(addr)
+            ))
+        })?;
         if !seen.insert(addr) {
-            return Err(bad(format!("vote {i}: validator {} voted twice", hex::encode(addr))));
+            return Err(bad(format!(
+                "vote {i}: validator {} voted twice",
+                hex::encode(addr)
+            )));
         }
         if v.power != member.power {
-            return Err(bad(format!("vote {i}: power {} != {}", v.power, member.power)));
+            return Err(bad(format!(
+                "vote {i}: power {} != {}",
+                v.power, member.power
+            )));
         }
         if vote.block_id_flag != BlockIdFlag::Commit as i32 {
             if !vote.vote_extension.is_empty() || !vote.extension_signature.is_empty() {
@@ -145,17 +159,24 @@ pub fn verify_extended_commit(
             .map_err(|e| bad(format!("vote {i}: bad validator key: {e}")))?;
         let sig = ed25519_consensus::Signature::try_from(vote.extension_signature.as_ref())
             .map_err(|_| bad(format!("vote {i}: extension signature is not 64 bytes")))?;
-        let msg = sign_bytes(&vote.vote_extension, height, i64::from(info.round), chain_id);
+        let msg = sign_bytes(
+            &vote.vote_extension,
+            height,
+            i64::from(info.round),
+            chain_id,
+        );
         vk.verify(&sig, &msg).map_err(|_| {
             bad(format!(
                 "vote {i}: extension signature of {} does not verify",
                 hex::encode_upper(addr)
             ))
         })?;
-        signed += i128::from(member.power);
+        signed = signed.saturating_add(i128::from(member.power));
         out.push((addr, ext));
     }
-    if signed * 3 <= total * 2 {
+    // Powers are below 2^61 each and there are far fewer than 2^60 validators,
+    // so these products cannot overflow i128.
+    if signed.saturating_mul(3) <= total.saturating_mul(2) {
         return Err(bad(format!(
             "valid vote extensions carry {signed} of {total} voting power, need more than 2/3"
         )));

@@ -45,6 +45,11 @@ pub const PASSPHRASE_ENV: &str = "COMRADE_KEYRING_PASSPHRASE";
 /// Version of the key file format written by this code.
 pub const KEY_FILE_VERSION: u32 = 1;
 
+/// Largest Argon2id memory cost accepted from a key file (4 GiB).
+const MAX_KDF_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+/// Largest Argon2id pass count accepted from a key file.
+const MAX_KDF_PASSES: u32 = 64;
+
 /// Words in a newly generated mnemonic (256 bits of entropy).
 pub const MNEMONIC_WORDS: usize = 24;
 
@@ -510,6 +515,13 @@ impl Keyring {
             return Err(corrupt(format!(
                 "unsupported kdf/cipher {}/{}",
                 file.kdf, file.cipher
+            )));
+        }
+        let k = file.kdf_params;
+        if k.m_cost_kib > MAX_KDF_MEMORY_KIB || !(1..=MAX_KDF_PASSES).contains(&k.t_cost) {
+            return Err(corrupt(format!(
+                "kdf parameters out of range: {} KiB, {} passes",
+                k.m_cost_kib, k.t_cost
             )));
         }
         Ok((path, file))

@@ -20,7 +20,12 @@ struct Cli {
     #[arg(long, global = true, env = "COMRADE_HOME", default_value_os_t = default_home())]
     home: PathBuf,
     /// CometBFT RPC endpoint of the node to talk to.
-    #[arg(long, global = true, env = "COMRADE_NODE", default_value = "http://127.0.0.1:26657")]
+    #[arg(
+        long,
+        global = true,
+        env = "COMRADE_NODE",
+        default_value = "http://127.0.0.1:26657"
+    )]
     node: String,
     /// Chain id to sign for (default: the node's, from its status).
     #[arg(long, global = true, env = "COMRADE_CHAIN_ID")]

@@ -73,7 +73,10 @@ pub fn init(home: &Path, args: InitArgs, json: bool) -> Result<()> {
         .output()
         .with_context(|| format!("cannot run {}", cometbft.display()))?;
     if !out.status.success() {
-        bail!("cometbft init failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "cometbft init failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let config = home.join("config").join("config.toml");
     let text = std::fs::read_to_string(&config)
@@ -96,7 +99,10 @@ pub fn init(home: &Path, args: InitArgs, json: bool) -> Result<()> {
     let key_file = home.join("config").join("priv_validator_key.json");
     let key: serde_json::Value = serde_json::from_slice(&std::fs::read(&key_file)?)
         .with_context(|| format!("cannot parse {}", key_file.display()))?;
-    let pub_key = key["pub_key"]["value"].as_str().unwrap_or_default().to_string();
+    let pub_key = key["pub_key"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let node_id = Command::new(&cometbft)
         .args(["show-node-id", "--home"])
         .arg(home)

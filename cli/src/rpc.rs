@@ -96,7 +96,8 @@ fn unreachable(node: &str, e: tendermint_rpc::Error) -> anyhow::Error {
 }
 
 fn client(node: &str) -> Result<HttpClient> {
-    HttpClient::new(node).map_err(|e| anyhow::anyhow!("invalid node address {node:?}: {}", e.detail()))
+    HttpClient::new(node)
+        .map_err(|e| anyhow::anyhow!("invalid node address {node:?}: {}", e.detail()))
 }
 
 async fn abci_query<M: Message + Default>(
@@ -116,7 +117,8 @@ async fn abci_query<M: Message + Default>(
 }
 
 fn parse_address(s: &str) -> Result<Address> {
-    s.parse().map_err(|e: comrade_primitives::AddressError| anyhow::anyhow!("{e}"))
+    s.parse()
+        .map_err(|e: comrade_primitives::AddressError| anyhow::anyhow!("{e}"))
 }
 
 /// `comrade tx …`

@@ -124,14 +124,26 @@ mod tests {
     #[test]
     fn rejects_wrong_prefix_and_junk() {
         let cosmos = bech32::encode::<Bech32>(Hrp::parse("cosmos").unwrap(), &[1u8; 20]).unwrap();
-        assert!(matches!(cosmos.parse::<Address>(), Err(AddressError::WrongPrefix { .. })));
-        assert!(matches!("comrade1xyz".parse::<Address>(), Err(AddressError::Bech32(..))));
+        assert!(matches!(
+            cosmos.parse::<Address>(),
+            Err(AddressError::WrongPrefix { .. })
+        ));
+        assert!(matches!(
+            "comrade1xyz".parse::<Address>(),
+            Err(AddressError::Bech32(..))
+        ));
         let short = bech32::encode::<Bech32>(Hrp::parse("comrade").unwrap(), &[1u8; 19]).unwrap();
-        assert!(matches!(short.parse::<Address>(), Err(AddressError::WrongLength(_, 19))));
+        assert!(matches!(
+            short.parse::<Address>(),
+            Err(AddressError::WrongLength(_, 19))
+        ));
     }
 
     #[test]
     fn module_addresses_differ() {
-        assert_ne!(Address::module("treasury"), Address::module("fee_collector"));
+        assert_ne!(
+            Address::module("treasury"),
+            Address::module("fee_collector")
+        );
     }
 }

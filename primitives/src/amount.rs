@@ -18,7 +18,8 @@ pub fn parse_amount(s: &str) -> Result<Amount, AmountError> {
     if s.is_empty() || s.len() > 39 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AmountError::Invalid(s.to_string()));
     }
-    s.parse::<u128>().map_err(|_| AmountError::Invalid(s.to_string()))
+    s.parse::<u128>()
+        .map_err(|_| AmountError::Invalid(s.to_string()))
 }
 
 impl From<Amount> for pb::Amount {
@@ -39,8 +40,8 @@ impl From<pb::Amount> for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost::Message;
     use proptest::prelude::*;
+    use prost::Message;
 
     proptest! {
         #[test]
@@ -59,7 +60,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_amounts() {
-        for s in ["", "-1", "1e5", " 1", "340282366920938463463374607431768211456", "0x10"] {
+        for s in [
+            "",
+            "-1",
+            "1e5",
+            " 1",
+            "340282366920938463463374607431768211456",
+            "0x10",
+        ] {
             assert!(parse_amount(s).is_err(), "{s}");
         }
     }

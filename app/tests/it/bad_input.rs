@@ -26,29 +26,35 @@ fn snapshot(f: &Fixture, addrs: &[Address]) -> Snapshot {
 fn assert_rejected(f: &mut Fixture, tx: Vec<u8>, code: ResultCode) {
     let addrs = [address_of(&f.alice), address_of(&f.bob)];
     let before = snapshot(f, &addrs);
-    let r = f
-        .h
-        .app
-        .check_tx(RequestCheckTx {
-            tx: tx.clone().into(),
-            r#type: 0,
-        })
-        .unwrap();
+    let r =
+        f.h.app
+            .check_tx(RequestCheckTx {
+                tx: tx.clone().into(),
+                r#type: 0,
+            })
+            .unwrap();
     assert_eq!(r.code, code.value(), "CheckTx: {}", r.log);
     assert!(!r.log.is_empty(), "error must explain itself");
 
     // Force it into a block (as a byzantine proposer would): FinalizeBlock
     // gives the code and no state change.
     let height = i64::try_from(f.h.app.committed_height()).unwrap() + 1;
-    let injected =
-        comrade_app::vote_ext::encode_injected(&f.h.local_last_commit());
+    let injected = comrade_app::vote_ext::encode_injected(&f.h.local_last_commit());
     let txs = vec![injected, tx];
     use tendermint_proto::v0_38::abci::response_process_proposal::ProposalStatus;
-    assert_eq!(f.h.process(txs.clone(), height).unwrap(), ProposalStatus::Reject);
+    assert_eq!(
+        f.h.process(txs.clone(), height).unwrap(),
+        ProposalStatus::Reject
+    );
     f.h.extend_votes(height).unwrap();
     let res = f.h.finalize(txs, height).unwrap();
     f.h.app.commit().unwrap();
-    assert_eq!(res.tx_results[1].code, code.value(), "FinalizeBlock: {}", res.tx_results[1].log);
+    assert_eq!(
+        res.tx_results[1].code,
+        code.value(),
+        "FinalizeBlock: {}",
+        res.tx_results[1].log
+    );
     let after = snapshot(f, &addrs);
     assert_eq!(before.balances, after.balances, "balances changed");
     assert_eq!(before.sequences, after.sequences, "sequences changed");
@@ -57,7 +63,11 @@ fn assert_rejected(f: &mut Fixture, tx: Vec<u8>, code: ResultCode) {
 #[test]
 fn junk_bytes() {
     let mut f = fixture();
-    assert_rejected(&mut f, vec![0xde, 0xad, 0xbe, 0xef, 0x01], ResultCode::TxMalformed);
+    assert_rejected(
+        &mut f,
+        vec![0xde, 0xad, 0xbe, 0xef, 0x01],
+        ResultCode::TxMalformed,
+    );
 }
 
 #[test]
@@ -69,7 +79,10 @@ fn oversize_tx() {
     let tx = sign_tx(
         &f.alice,
         vec![msg_send(&from, &bob, "ucomrade", "1")],
-        &SignOptions { memo: &memo, ..opts(f.alice_num, 0) },
+        &SignOptions {
+            memo: &memo,
+            ..opts(f.alice_num, 0)
+        },
     );
     assert_rejected(&mut f, tx, ResultCode::TxTooLarge);
 }
@@ -91,7 +104,13 @@ fn signature_by_another_key() {
     let good = send(&f.alice, &bob, 1, f.alice_num, 0);
     let raw = cosmrs::proto::cosmos::tx::v1beta1::TxRaw::decode(good.as_slice()).unwrap();
     // Same body and auth info (alice's key), signed by bob.
-    let forged = sign_parts(&f.bob, raw.body_bytes, raw.auth_info_bytes, CHAIN_ID, f.alice_num);
+    let forged = sign_parts(
+        &f.bob,
+        raw.body_bytes,
+        raw.auth_info_bytes,
+        CHAIN_ID,
+        f.alice_num,
+    );
     assert_rejected(&mut f, forged, ResultCode::SignatureInvalid);
 }
 
@@ -103,7 +122,10 @@ fn wrong_chain_id() {
     let tx = sign_tx(
         &f.alice,
         vec![msg_send(&from, &bob, "ucomrade", "1")],
-        &SignOptions { chain_id: "other-chain", ..opts(f.alice_num, 0) },
+        &SignOptions {
+            chain_id: "other-chain",
+            ..opts(f.alice_num, 0)
+        },
     );
     assert_rejected(&mut f, tx, ResultCode::SignatureInvalid);
 }
@@ -134,7 +156,10 @@ fn fee_below_minimum() {
     let tx = sign_tx(
         &f.alice,
         vec![msg_send(&from, &bob, "ucomrade", "1")],
-        &SignOptions { fee: ("1000", "ucomrade"), ..opts(f.alice_num, 0) },
+        &SignOptions {
+            fee: ("1000", "ucomrade"),
+            ..opts(f.alice_num, 0)
+        },
     );
     assert!(1000 < min_fee(tx.len()));
     assert_rejected(&mut f, tx, ResultCode::FeeTooLow);
@@ -203,10 +228,12 @@ fn sender_is_not_signer() {
 fn injected_tx_cannot_be_submitted() {
     let f = fixture();
     let tx = comrade_app::vote_ext::encode_injected(&Default::default());
-    let r = f
-        .h
-        .app
-        .check_tx(RequestCheckTx { tx: tx.into(), r#type: 0 })
-        .unwrap();
+    let r =
+        f.h.app
+            .check_tx(RequestCheckTx {
+                tx: tx.into(),
+                r#type: 0,
+            })
+            .unwrap();
     assert_eq!(r.code, ResultCode::InjectedTxInvalid.value());
 }

@@ -34,7 +34,10 @@ pub fn fixture() -> Fixture {
     let alice = account_key(1);
     let bob = account_key(2);
     let state = genesis(
-        &[(address_of(&alice), START_BALANCE), (address_of(&bob), START_BALANCE)],
+        &[
+            (address_of(&alice), START_BALANCE),
+            (address_of(&bob), START_BALANCE),
+        ],
         &validators(),
     );
     let h = MockConsensus::new(&dir.path().join("db"), CHAIN_ID, &state, validators()).unwrap();
@@ -62,11 +65,22 @@ pub fn opts(account_number: u64, sequence: u64) -> SignOptions<'static> {
     }
 }
 
-pub fn send(from: &SigningKey, to: &Address, amount: u128, account_number: u64, seq: u64) -> Vec<u8> {
+pub fn send(
+    from: &SigningKey,
+    to: &Address,
+    amount: u128,
+    account_number: u64,
+    seq: u64,
+) -> Vec<u8> {
     let from_addr = address_of(from).to_string();
     sign_tx(
         from,
-        vec![msg_send(&from_addr, &to.to_string(), "ucomrade", &amount.to_string())],
+        vec![msg_send(
+            &from_addr,
+            &to.to_string(),
+            "ucomrade",
+            &amount.to_string(),
+        )],
         &opts(account_number, seq),
     )
 }
@@ -78,13 +92,21 @@ pub fn min_fee(size: usize) -> u128 {
 pub fn account_number(h: &MockConsensus, a: &Address) -> u64 {
     use comrade_app::state::AuthStateReadExt;
     let snap = h.app.storage().latest_snapshot();
-    h.app.block_on(snap.account(a)).unwrap().unwrap().account_number
+    h.app
+        .block_on(snap.account(a))
+        .unwrap()
+        .unwrap()
+        .account_number
 }
 
 pub fn sequence(h: &MockConsensus, a: &Address) -> u64 {
     use comrade_app::state::AuthStateReadExt;
     let snap = h.app.storage().latest_snapshot();
-    h.app.block_on(snap.account(a)).unwrap().map(|a| a.sequence).unwrap_or(0)
+    h.app
+        .block_on(snap.account(a))
+        .unwrap()
+        .map(|a| a.sequence)
+        .unwrap_or(0)
 }
 
 pub fn balance(h: &MockConsensus, a: &Address) -> u128 {

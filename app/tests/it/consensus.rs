@@ -72,7 +72,11 @@ fn insufficient_voting_power_is_rejected() {
     let height = next_height(&f);
     // Powers are 10/20/30/40: dropping the 40 leaves 60% < 2/3.
     let mut info = f.h.local_last_commit();
-    let v = info.votes.iter_mut().find(|v| v.validator.as_ref().unwrap().power == 40).unwrap();
+    let v = info
+        .votes
+        .iter_mut()
+        .find(|v| v.validator.as_ref().unwrap().power == 40)
+        .unwrap();
     v.block_id_flag = BlockIdFlag::Absent as i32;
     v.vote_extension = Default::default();
     v.extension_signature = Default::default();
@@ -81,7 +85,11 @@ fn insufficient_voting_power_is_rejected() {
 
     // Dropping only the 10 leaves 90% > 2/3: accepted.
     let mut info = f.h.local_last_commit();
-    let v = info.votes.iter_mut().find(|v| v.validator.as_ref().unwrap().power == 10).unwrap();
+    let v = info
+        .votes
+        .iter_mut()
+        .find(|v| v.validator.as_ref().unwrap().power == 10)
+        .unwrap();
     v.block_id_flag = BlockIdFlag::Absent as i32;
     v.vote_extension = Default::default();
     v.extension_signature = Default::default();
@@ -97,13 +105,15 @@ fn duplicated_or_foreign_votes_are_rejected() {
     let dup = info.votes[3].clone();
     info.votes.push(dup);
     assert_eq!(
-        f.h.process(vec![vote_ext::encode_injected(&info)], height).unwrap(),
+        f.h.process(vec![vote_ext::encode_injected(&info)], height)
+            .unwrap(),
         ProposalStatus::Reject
     );
     let mut info = f.h.local_last_commit();
     info.votes[1].validator.as_mut().unwrap().address = vec![7u8; 20].into();
     assert_eq!(
-        f.h.process(vec![vote_ext::encode_injected(&info)], height).unwrap(),
+        f.h.process(vec![vote_ext::encode_injected(&info)], height)
+            .unwrap(),
         ProposalStatus::Reject
     );
 }
@@ -115,17 +125,22 @@ fn proposal_without_injected_tx_or_with_invalid_tx_is_rejected() {
     let bob = address_of(&f.bob);
     let good = send(&f.alice, &bob, 1, f.alice_num, 0);
     // No injected tx at all.
-    assert_eq!(f.h.process(vec![good.clone()], height).unwrap(), ProposalStatus::Reject);
+    assert_eq!(
+        f.h.process(vec![good.clone()], height).unwrap(),
+        ProposalStatus::Reject
+    );
     assert_eq!(f.h.process(vec![], height).unwrap(), ProposalStatus::Reject);
     // Injected tx plus a junk tx.
     let injected = vote_ext::encode_injected(&f.h.local_last_commit());
     assert_eq!(
-        f.h.process(vec![injected.clone(), vec![1, 2, 3]], height).unwrap(),
+        f.h.process(vec![injected.clone(), vec![1, 2, 3]], height)
+            .unwrap(),
         ProposalStatus::Reject
     );
     // Two txs with the same sequence: the second is a replay.
     assert_eq!(
-        f.h.process(vec![injected.clone(), good.clone(), good.clone()], height).unwrap(),
+        f.h.process(vec![injected.clone(), good.clone(), good.clone()], height)
+            .unwrap(),
         ProposalStatus::Reject
     );
     assert_eq!(
@@ -147,9 +162,18 @@ fn malformed_vote_extensions_are_rejected() {
             })
             .status
     };
-    assert_eq!(verify(vote_ext::build_extension(5), 5), VerifyStatus::Accept as i32);
-    assert_eq!(verify(vote_ext::build_extension(5), 6), VerifyStatus::Reject as i32);
-    assert_eq!(verify(vec![0xff, 0xff, 0xff], 5), VerifyStatus::Reject as i32);
+    assert_eq!(
+        verify(vote_ext::build_extension(5), 5),
+        VerifyStatus::Accept as i32
+    );
+    assert_eq!(
+        verify(vote_ext::build_extension(5), 6),
+        VerifyStatus::Reject as i32
+    );
+    assert_eq!(
+        verify(vec![0xff, 0xff, 0xff], 5),
+        VerifyStatus::Reject as i32
+    );
     let v2 = comrade_primitives::proto::app::v1::VoteExtension {
         version: 2,
         height: 5,

@@ -12,11 +12,17 @@ fn workload(h: u64, nums: &[u64], seqs: &mut [u64]) -> Vec<Vec<u8>> {
     let keys: Vec<_> = (10..14).map(account_key).collect();
     let mut txs = Vec::new();
     for i in 0..keys.len() {
-        if (h + i as u64) % 3 == 0 {
+        if (h + i as u64).is_multiple_of(3) {
             continue;
         }
         let to = address_of(&keys[(i + 1) % keys.len()]);
-        txs.push(send(&keys[i], &to, u128::from(h) * 100 + i as u128, nums[i], seqs[i]));
+        txs.push(send(
+            &keys[i],
+            &to,
+            u128::from(h) * 100 + i as u128,
+            nums[i],
+            seqs[i],
+        ));
         seqs[i] += 1;
     }
     txs
@@ -25,11 +31,19 @@ fn workload(h: u64, nums: &[u64], seqs: &mut [u64]) -> Vec<Vec<u8>> {
 fn chain(dir: &std::path::Path) -> MockConsensus {
     let keys: Vec<_> = (10..14).map(account_key).collect();
     let balances: Vec<_> = keys.iter().map(|k| (address_of(k), 10_000_000)).collect();
-    MockConsensus::new(dir, CHAIN_ID, &genesis(&balances, &validators()), validators()).unwrap()
+    MockConsensus::new(
+        dir,
+        CHAIN_ID,
+        &genesis(&balances, &validators()),
+        validators(),
+    )
+    .unwrap()
 }
 
 fn numbers(h: &MockConsensus) -> Vec<u64> {
-    (10..14).map(|s| account_number(h, &address_of(&account_key(s)))).collect()
+    (10..14)
+        .map(|s| account_number(h, &address_of(&account_key(s))))
+        .collect()
 }
 
 #[test]
@@ -62,7 +76,10 @@ fn two_fresh_stores_agree_at_every_height_and_restart_continues() {
     for h in 13..=15u64 {
         let ra = a.block(workload(h, &nums, &mut sa)).unwrap();
         let rb = b.block(workload(h, &nums, &mut sb)).unwrap();
-        assert_eq!(ra.app_hash, rb.app_hash, "app hash differs after restart at {h}");
+        assert_eq!(
+            ra.app_hash, rb.app_hash,
+            "app hash differs after restart at {h}"
+        );
     }
 }
 
@@ -76,7 +93,9 @@ fn crash_between_finalize_and_commit_replays_to_the_same_hash() {
         a.block(workload(h, &nums, &mut seqs)).unwrap();
     }
     let committed = a.info().unwrap();
-    let mut block = vec![comrade_app::vote_ext::encode_injected(&a.local_last_commit())];
+    let mut block = vec![comrade_app::vote_ext::encode_injected(
+        &a.local_last_commit(),
+    )];
     block.extend(workload(4, &nums, &mut seqs));
     use tendermint_proto::v0_38::abci::response_process_proposal::ProposalStatus;
     assert_eq!(a.process(block.clone(), 4).unwrap(), ProposalStatus::Accept);
@@ -84,7 +103,11 @@ fn crash_between_finalize_and_commit_replays_to_the_same_hash() {
     assert!(finalized.tx_results.iter().all(|t| t.code == 0));
     // Killed before Commit.
     let a = a.restart().unwrap();
-    assert_eq!(a.info().unwrap(), committed, "uncommitted block must not be visible");
+    assert_eq!(
+        a.info().unwrap(),
+        committed,
+        "uncommitted block must not be visible"
+    );
     // CometBFT's handshake replays the same block through FinalizeBlock.
     let replayed = a.finalize(block, 4).unwrap();
     assert_eq!(replayed.app_hash, finalized.app_hash);
@@ -117,7 +140,11 @@ fn refuses_state_of_another_format_version() {
         let mut delta = StateDelta::new(storage.latest_snapshot());
         delta.put_raw(
             comrade_app::state_key::STATE_VERSION.to_string(),
-            StateVersion { version: 999, chain_id: CHAIN_ID.into() }.encode_to_vec(),
+            StateVersion {
+                version: 999,
+                chain_id: CHAIN_ID.into(),
+            }
+            .encode_to_vec(),
         );
         storage.commit(delta).await.unwrap();
         storage.release().await;

@@ -1,5 +1,6 @@
 //! Integration tests of the app, driven by the in-process mock-consensus
 //! harness (`comrade_app::testing`).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod bad_input;
 mod common;

@@ -40,7 +40,15 @@ fn send_moves_funds_and_splits_fees() {
     let vals = validators();
     let paid: Vec<u128> = vals.iter().map(|v| bal(v.operator)).collect();
     let to_validators = FEE - FEE * 2_000 / 10_000;
-    assert_eq!(paid, vec![to_validators / 10, to_validators * 2 / 10, to_validators * 3 / 10, to_validators * 4 / 10]);
+    assert_eq!(
+        paid,
+        vec![
+            to_validators / 10,
+            to_validators * 2 / 10,
+            to_validators * 3 / 10,
+            to_validators * 4 / 10
+        ]
+    );
     assert_eq!(treasury + paid.iter().sum::<u128>(), FEE);
     // Supply unchanged.
     assert_eq!(f.h.app.block_on(snap.supply()).unwrap(), 2 * START_BALANCE);
@@ -50,23 +58,28 @@ fn send_moves_funds_and_splits_fees() {
 fn sequential_txs_from_one_sender_in_one_block() {
     let mut f = fixture();
     let bob = address_of(&f.bob);
-    let txs: Vec<_> = (0..5).map(|s| send(&f.alice, &bob, 1, f.alice_num, s)).collect();
+    let txs: Vec<_> = (0..5)
+        .map(|s| send(&f.alice, &bob, 1, f.alice_num, s))
+        .collect();
     // All pass CheckTx in order against the mempool state.
     for tx in &txs {
-        let r = f
-            .h
-            .app
-            .check_tx(tendermint_proto::v0_38::abci::RequestCheckTx {
-                tx: tx.clone().into(),
-                r#type: 0,
-            })
-            .unwrap();
+        let r =
+            f.h.app
+                .check_tx(tendermint_proto::v0_38::abci::RequestCheckTx {
+                    tx: tx.clone().into(),
+                    r#type: 0,
+                })
+                .unwrap();
         assert_eq!(r.code, 0, "{}", r.log);
     }
     let r = f.h.block(txs).unwrap();
     assert!(r.tx_results.iter().all(|t| t.code == 0));
     let snap = f.h.app.storage().latest_snapshot();
-    let acc = f.h.app.block_on(snap.account(&address_of(&f.alice))).unwrap().unwrap();
+    let acc =
+        f.h.app
+            .block_on(snap.account(&address_of(&f.alice)))
+            .unwrap()
+            .unwrap();
     assert_eq!(acc.sequence, 5);
 }
 
@@ -74,10 +87,15 @@ fn sequential_txs_from_one_sender_in_one_block() {
 fn new_recipient_gets_an_account_number() {
     let mut f = fixture();
     let carol = address_of(&comrade_app::testing::account_key(3));
-    f.h.block(vec![send(&f.alice, &carol, 7, f.alice_num, 0)]).unwrap();
+    f.h.block(vec![send(&f.alice, &carol, 7, f.alice_num, 0)])
+        .unwrap();
     let snap = f.h.app.storage().latest_snapshot();
     let acc = f.h.app.block_on(snap.account(&carol)).unwrap().unwrap();
-    let alice = f.h.app.block_on(snap.account(&address_of(&f.alice))).unwrap().unwrap();
+    let alice =
+        f.h.app
+            .block_on(snap.account(&address_of(&f.alice)))
+            .unwrap()
+            .unwrap();
     assert_ne!(acc.account_number, alice.account_number);
     assert_eq!(f.h.app.block_on(snap.balance(&carol)).unwrap(), 7);
 }
