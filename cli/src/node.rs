@@ -160,6 +160,43 @@ pub fn start(home: &Path, args: StartArgs) -> Result<()> {
         .arg(format!("tcp://{}", args.abci_addr))
         .spawn()
         .with_context(|| format!("cannot start {}", cometbft.display()))?;
+    // Forward SIGINT/SIGTERM to cometbft so stopping `comrade start` stops
+    // the pair; then exit cleanly once it has shut down.
+    let pid = child.id();
+    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stopping.clone();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || forward_signals(pid, &flag))?;
     let status = child.wait()?;
+    if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!("comrade: cometbft stopped ({status}), exiting");
+        return Ok(());
+    }
     bail!("cometbft exited with {status}")
+}
+
+/// Waits for SIGINT or SIGTERM and passes SIGTERM on to `pid`.
+fn forward_signals(pid: u32, stopping: &std::sync::atomic::AtomicBool) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    });
+    stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = Command::new("kill").arg(pid.to_string()).status();
 }

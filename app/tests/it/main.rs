@@ -8,3 +8,4 @@ mod consensus;
 mod determinism;
 mod query;
 mod transfer;
+mod wire;

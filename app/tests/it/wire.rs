@@ -1,0 +1,58 @@
+//! Property tests of the tx and injected-tx wire formats.
+
+use comrade_app::{
+    client::{SignOptions, address_of, msg_send, sign_tx},
+    testing::account_key,
+    tx::{Msg, decode},
+    vote_ext,
+};
+use proptest::prelude::*;
+use tendermint_proto::v0_38::{
+    abci::{ExtendedCommitInfo, ExtendedVoteInfo, Validator},
+    types::BlockIdFlag,
+};
+
+proptest! {
+    #[test]
+    fn decode_never_panics_and_rejects_junk(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        // Random bytes are (almost surely) not a signed tx: they must be
+        // rejected with a code, never crash the node.
+        if let Err(e) = decode(&bytes, 65_536) {
+            prop_assert!(e.code.value() != 0);
+        }
+    }
+
+    #[test]
+    fn signed_send_round_trips(seed in 0u64..1000, to_seed in 1000u64..2000, amount in 1u128..u128::MAX,
+                               seq in any::<u64>(), num in any::<u64>(), memo in "[ -~]{0,64}") {
+        let key = account_key(seed);
+        let to = address_of(&account_key(to_seed));
+        let from = address_of(&key);
+        let tx = sign_tx(&key, vec![msg_send(&from.to_string(), &to.to_string(), "ucomrade", &amount.to_string())],
+            &SignOptions { chain_id: "c", account_number: num, sequence: seq, fee: ("7", "ucomrade"), memo: &memo, timeout_height: 0 });
+        let d = decode(&tx, 65_536).unwrap();
+        prop_assert_eq!(d.signer, from);
+        prop_assert_eq!(d.sequence, seq);
+        prop_assert_eq!(d.fee_amount, 7);
+        prop_assert_eq!(d.memo_len, memo.len());
+        prop_assert_eq!(&d.msgs, &vec![Msg::Send { from, to, denom: "ucomrade".into(), amount }]);
+        prop_assert!(d.verify_signature("c", num).is_ok());
+        prop_assert!(d.verify_signature("c", num.wrapping_add(1)).is_err());
+    }
+
+    #[test]
+    fn injected_tx_round_trips(round in any::<i32>(), n in 0usize..8, ext in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let info = ExtendedCommitInfo {
+            round,
+            votes: (0..n).map(|i| ExtendedVoteInfo {
+                validator: Some(Validator { address: vec![i as u8; 20].into(), power: i as i64 + 1 }),
+                vote_extension: ext.clone().into(),
+                extension_signature: vec![1; 64].into(),
+                block_id_flag: BlockIdFlag::Commit as i32,
+            }).collect(),
+        };
+        let tx = vote_ext::encode_injected(&info);
+        prop_assert!(vote_ext::is_injected(&tx));
+        prop_assert_eq!(vote_ext::decode_injected(&tx).unwrap(), info);
+    }
+}
