@@ -9,6 +9,7 @@ use cnidarium::{StagedWriteBatch, StateDelta, StateRead, Storage};
 use comrade_primitives::{
     Address, ResultCode,
     code::CODESPACE,
+    component::Component as _,
     proto::{app::v1 as app_pb, auth::v1 as auth_pb},
 };
 use tendermint_proto::v0_38::{
@@ -27,7 +28,7 @@ use crate::{
     error::{ExecError, TxError},
     execute::{ExecContext, check_and_execute},
     genesis::{AppState, ValidatedGenesis},
-    state::{AppStateReadExt, AuthStateWriteExt, BankStateWriteExt, StateWriteProto},
+    state::{AppStateReadExt, AuthStateWriteExt, BankStateWriteExt, StateWriteProto, cache_params},
     state_key, tx, validators, vote_ext,
 };
 
@@ -358,6 +359,7 @@ impl App {
         self.block_on(async {
             let mut state = StateDelta::new(self.inner.storage.latest_snapshot());
             let params = state.params().await?;
+            cache_params(&mut state, params.clone());
             let ctx = ExecContext {
                 chain_id: &chain_id,
                 height,
@@ -413,6 +415,7 @@ impl App {
         self.block_on(async {
             let mut state = StateDelta::new(snapshot);
             let params = state.params().await?;
+            cache_params(&mut state, params.clone());
             let ctx = ExecContext {
                 chain_id: &chain_id,
                 height,
@@ -474,6 +477,7 @@ impl App {
         let (tx_results, events, batch) = self.block_on(async {
             let mut state = StateDelta::new(snapshot);
             let params = state.params().await?;
+            cache_params(&mut state, params.clone());
             // Begin block.
             state.put_u64(state_key::BLOCK_HEIGHT.to_string(), height);
             let ctx = ExecContext {
@@ -501,7 +505,7 @@ impl App {
             }
             // End block.
             let mut end = StateDelta::new(&mut state);
-            match validators::distribute_fees(&mut end, &params).await {
+            match validators::Fees::end_block(&mut end, &ctx.block()).await {
                 Ok(()) => {}
                 Err(ExecError::Tx(e)) => bail!("fee distribution failed: {e}"),
                 Err(ExecError::Internal(e)) => return Err(e),

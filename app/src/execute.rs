@@ -3,11 +3,14 @@
 
 use anyhow::Context as _;
 use cnidarium::{StateRead, StateWrite};
-use comrade_primitives::{Address, Amount, ResultCode};
-use tendermint::abci::{Event, EventAttributeIndexExt as _};
+use comrade_primitives::{
+    Address, ResultCode,
+    component::{ActionHandler, BlockContext},
+};
 
 use crate::{
-    error::{ExecError, reject},
+    bank::credit,
+    error::{ExecError, TxError, reject},
     genesis::module_accounts,
     params::Params,
     state::{AuthStateReadExt, AuthStateWriteExt, BankStateReadExt, BankStateWriteExt},
@@ -23,6 +26,16 @@ pub struct ExecContext<'a> {
     pub height: u64,
     /// Current params.
     pub params: &'a Params,
+}
+
+impl ExecContext<'_> {
+    /// The part of the context every component sees.
+    pub fn block(&self) -> BlockContext<'_> {
+        BlockContext {
+            chain_id: self.chain_id,
+            height: self.height,
+        }
+    }
 }
 
 /// Checks `tx` against `state` and applies it. The caller runs this on a fork
@@ -123,72 +136,17 @@ pub async fn check_and_execute<S: StateRead + StateWrite>(
     account.pub_key.clone_from(&tx.pub_key);
     state.put_account(&tx.signer, &account);
 
+    let block = ctx.block();
     for (i, msg) in tx.msgs.iter().enumerate() {
         match msg {
-            Msg::Send {
-                from,
-                to,
-                denom,
-                amount,
-            } => {
-                if denom != &p.denom {
-                    return reject(
-                        ResultCode::UnknownDenom,
-                        format!(
-                            "message {i}: unknown denom {denom:?}: the only denom is {:?}",
-                            p.denom
-                        ),
-                    );
-                }
-                send(state, from, to, *amount, &p.denom).await?;
-            }
+            Msg::Send(m) => m.check_and_execute(state, &block).await,
         }
+        .map_err(|e| match e {
+            ExecError::Tx(t) => {
+                ExecError::Tx(TxError::new(t.code, format!("message {i}: {}", t.message)))
+            }
+            other => other,
+        })?;
     }
-    Ok(())
-}
-
-/// Adds `amount` to `to`'s balance, creating the account if needed.
-pub async fn credit<S: StateRead + StateWrite>(
-    state: &mut S,
-    to: &Address,
-    amount: Amount,
-) -> Result<(), ExecError> {
-    let balance = state.balance(to).await?;
-    let Some(new) = balance.checked_add(amount) else {
-        return reject(
-            ResultCode::AmountOverflow,
-            format!("balance of {to} would overflow: {balance} + {amount}"),
-        );
-    };
-    state.get_or_create_account(to).await?;
-    state.put_balance(to, new);
-    Ok(())
-}
-
-/// Moves `amount` from `from` to `to`, recording an `EventTransfer`.
-pub async fn send<S: StateRead + StateWrite>(
-    state: &mut S,
-    from: &Address,
-    to: &Address,
-    amount: Amount,
-    denom: &str,
-) -> Result<(), ExecError> {
-    let balance = state.balance(from).await?;
-    let Some(rest) = balance.checked_sub(amount) else {
-        return reject(
-            ResultCode::InsufficientFunds,
-            format!("{from} has {balance}{denom} after fees and cannot send {amount}{denom}"),
-        );
-    };
-    state.put_balance(from, rest);
-    credit(state, to, amount).await?;
-    state.record(Event::new(
-        "transfer",
-        [
-            ("sender", from.to_string()).index(),
-            ("recipient", to.to_string()).index(),
-            ("amount", format!("{amount}{denom}")).no_index(),
-        ],
-    ));
     Ok(())
 }

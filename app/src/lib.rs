@@ -12,6 +12,7 @@
 #![deny(clippy::arithmetic_side_effects)]
 
 pub mod app;
+pub mod bank;
 pub mod client;
 pub mod error;
 pub mod execute;

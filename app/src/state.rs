@@ -55,11 +55,24 @@ pub trait StateWriteProto: StateWrite {
 }
 impl<T: StateWrite + ?Sized> StateWriteProto for T {}
 
+/// Key of the ephemeral (never persisted) copy of the params that the app
+/// puts into every state it executes on, so each tx need not decode them.
+pub const PARAMS_OBJECT: &str = "app/params_cache";
+
+/// Caches `params` in `state` for the rest of its life (ephemeral object).
+pub fn cache_params<S: StateWrite + ?Sized>(state: &mut S, params: Params) {
+    state.object_put(PARAMS_OBJECT, params);
+}
+
 /// Reads of app-level state: params, versions, validators.
 #[async_trait]
 pub trait AppStateReadExt: StateRead {
-    /// Current params (must exist after genesis).
+    /// Current params (must exist after genesis). Served from the
+    /// [`PARAMS_OBJECT`] cache when the executing state carries one.
     async fn params(&self) -> Result<Params> {
+        if let Some(p) = self.object_get::<Params>(PARAMS_OBJECT) {
+            return Ok(p);
+        }
         let p: app_pb::Params = self
             .get_proto(state_key::PARAMS)
             .await?

@@ -5,7 +5,7 @@
 
 use comrade_primitives::{Address, Amount, ResultCode, parse_amount};
 use cosmrs::proto::cosmos::{
-    bank::v1beta1::MsgSend,
+    bank::v1beta1::MsgSend as ProtoMsgSend,
     crypto::secp256k1::PubKey,
     tx::signing::v1beta1::SignMode,
     tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw, mode_info},
@@ -13,27 +13,20 @@ use cosmrs::proto::cosmos::{
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use crate::error::TxError;
+use comrade_primitives::component::ActionHandler as _;
+
+use crate::{bank::MsgSend, error::TxError};
 
 /// Type URL of the bank send message.
 pub const MSG_SEND_TYPE_URL: &str = "/cosmos.bank.v1beta1.MsgSend";
 /// Type URL of a secp256k1 public key.
 pub const SECP256K1_PUBKEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";
 
-/// A decoded message.
+/// A decoded message: one variant per [`ActionHandler`] the app knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
     /// Transfer of the native denom.
-    Send {
-        /// Sender (must be the signer).
-        from: Address,
-        /// Recipient.
-        to: Address,
-        /// Denom as given (checked against params statefully).
-        denom: String,
-        /// Amount.
-        amount: Amount,
-    },
+    Send(MsgSend),
 }
 
 /// A tx that passed decoding and stateless checks.
@@ -184,7 +177,7 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
     for (i, any) in body.messages.iter().enumerate() {
         match any.type_url.as_str() {
             MSG_SEND_TYPE_URL => {
-                let m = MsgSend::decode(any.value.as_slice()).map_err(|e| {
+                let m = ProtoMsgSend::decode(any.value.as_slice()).map_err(|e| {
                     err(
                         ResultCode::InvalidMessage,
                         format!("message {i}: bad MsgSend: {e}"),
@@ -210,18 +203,15 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
                 };
                 let amount = parse_amount(&c.amount)
                     .map_err(|e| err(ResultCode::AmountOverflow, format!("message {i}: {e}")))?;
-                if amount == 0 {
-                    return Err(err(
-                        ResultCode::InvalidMessage,
-                        format!("message {i}: amount must be positive"),
-                    ));
-                }
-                msgs.push(Msg::Send {
+                let m = MsgSend {
                     from,
                     to,
                     denom: c.denom.clone(),
                     amount,
-                });
+                };
+                m.check_stateless()
+                    .map_err(|e| err(e.code, format!("message {i}: {}", e.message)))?;
+                msgs.push(Msg::Send(m));
             }
             other => {
                 return Err(err(

@@ -6,13 +6,30 @@ use comrade_primitives::{Address, Amount};
 use sha2::{Digest, Sha256};
 use tendermint::abci::{Event, EventAttributeIndexExt as _};
 
+use comrade_primitives::component::{BlockContext, Component};
+
 use crate::{
+    bank::credit,
     error::ExecError,
-    execute::credit,
     genesis::module_accounts,
     params::Params,
     state::{AppStateReadExt, BankStateReadExt, BankStateWriteExt},
 };
+
+/// End-block fee distribution (see [`distribute_fees`]).
+#[derive(Debug)]
+pub struct Fees;
+
+#[async_trait::async_trait]
+impl Component for Fees {
+    async fn end_block<S: StateRead + StateWrite>(
+        state: &mut S,
+        _ctx: &BlockContext<'_>,
+    ) -> Result<(), ExecError> {
+        let params = state.params().await?;
+        distribute_fees(state, &params).await
+    }
+}
 
 /// CometBFT's validator address: the first 20 bytes of `sha256(ed25519 key)`.
 pub fn consensus_address(pub_key: &[u8; 32]) -> [u8; 20] {

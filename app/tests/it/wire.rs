@@ -1,6 +1,7 @@
 //! Property tests of the tx and injected-tx wire formats.
 
 use comrade_app::{
+    bank::MsgSend,
     client::{SignOptions, address_of, msg_send, sign_tx},
     testing::account_key,
     tx::{Msg, decode},
@@ -35,7 +36,7 @@ proptest! {
         prop_assert_eq!(d.sequence, seq);
         prop_assert_eq!(d.fee_amount, 7);
         prop_assert_eq!(d.memo_len, memo.len());
-        prop_assert_eq!(&d.msgs, &vec![Msg::Send { from, to, denom: "ucomrade".into(), amount }]);
+        prop_assert_eq!(&d.msgs, &vec![Msg::Send(MsgSend { from, to, denom: "ucomrade".into(), amount })]);
         prop_assert!(d.verify_signature("c", num).is_ok());
         prop_assert!(d.verify_signature("c", num.wrapping_add(1)).is_err());
     }
