@@ -1,5 +1,5 @@
 //! Tests of the `comrade` binary as operators use it.
-#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test code
+#![allow(clippy::unwrap_used, clippy::disallowed_methods, missing_docs)] // test code
 
 mod errors;
 mod single_node;
