@@ -99,7 +99,11 @@ fn main() {
             h.extend_votes(height).unwrap();
             let t = Instant::now();
             let res = h.finalize(block, height).unwrap();
-            total += t.elapsed().as_secs_f64();
+            let dt = t.elapsed().as_secs_f64();
+            total += dt;
+            if std::env::var_os("COMRADE_BENCH_VERBOSE").is_some() {
+                eprintln!("  block of {size}, round {r}: {:.1} ms", dt * 1e3);
+            }
             assert!(
                 res.tx_results.iter().all(|t| t.code == 0),
                 "a bench tx failed"

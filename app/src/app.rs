@@ -28,8 +28,13 @@ use crate::{
     error::{ExecError, TxError},
     execute::{ExecContext, check_and_execute},
     genesis::{AppState, ValidatedGenesis},
-    state::{AppStateReadExt, AuthStateWriteExt, BankStateWriteExt, StateWriteProto, cache_params},
-    state_key, tx, validators, vote_ext,
+    state::{
+        AppStateReadExt, AuthStateReadExt, AuthStateWriteExt, BankStateWriteExt, StateWriteProto,
+        cache_params,
+    },
+    state_key,
+    tx::{self, DecodedTx},
+    validators, vote_ext,
 };
 
 /// Version of the state format this binary reads and writes.
@@ -39,6 +44,13 @@ pub const APP_VERSION: u64 = 1;
 
 /// The pre-genesis JMT version in cnidarium.
 const PRE_GENESIS: u64 = u64::MAX;
+
+/// A tx decoded ahead of execution (see [`App::predecode`]).
+struct Predecoded {
+    decoded: Result<DecodedTx, TxError>,
+    /// The account number its signature verified for, if checked.
+    verified_for: Option<u64>,
+}
 
 /// A block being finalized and not yet committed.
 struct Pending {
@@ -256,10 +268,81 @@ impl App {
         bytes: &[u8],
     ) -> Result<Vec<tendermint::abci::Event>, ExecError> {
         let decoded = tx::decode(bytes, ctx.params.max_tx_bytes)?;
+        Self::deliver_decoded(state, ctx, &decoded, None).await
+    }
+
+    /// The stateful half of [`Self::deliver`] for an already decoded tx whose
+    /// signature may have been verified for `verified_for` (an account number).
+    async fn deliver_decoded<S: StateRead + cnidarium::StateWrite>(
+        state: &mut S,
+        ctx: &ExecContext<'_>,
+        decoded: &DecodedTx,
+        verified_for: Option<u64>,
+    ) -> Result<Vec<tendermint::abci::Event>, ExecError> {
         let mut fork = StateDelta::new(&mut *state);
-        check_and_execute(&mut fork, ctx, &decoded).await?;
+        check_and_execute(&mut fork, ctx, decoded, verified_for).await?;
         let (_, events) = fork.apply();
         Ok(events)
+    }
+
+    /// Decodes a block's txs and verifies their signatures on all cores,
+    /// against each signer's account number in `snapshot`. The sequential
+    /// pipeline then skips the signature check of a tx whose signer still has
+    /// that account number, and checks it itself otherwise (new accounts,
+    /// failed pre-checks). Outcomes are identical to checking inline, so the
+    /// parallelism cannot affect consensus.
+    fn predecode(
+        &self,
+        snapshot: &cnidarium::Snapshot,
+        txs: &[&[u8]],
+        chain_id: &str,
+        max_tx_bytes: u64,
+    ) -> Result<Vec<Predecoded>> {
+        let decoded: Vec<Result<DecodedTx, TxError>> =
+            txs.iter().map(|t| tx::decode(t, max_tx_bytes)).collect();
+        let numbers: Vec<Option<u64>> = self.block_on(async {
+            let mut out = Vec::with_capacity(decoded.len());
+            for d in &decoded {
+                out.push(match d {
+                    Ok(d) => snapshot.account(&d.signer).await?.map(|a| a.account_number),
+                    Err(_) => None,
+                });
+            }
+            Ok::<_, anyhow::Error>(out)
+        })?;
+        let mut verified: Vec<Option<u64>> = vec![None; decoded.len()];
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8);
+        if decoded.len() >= 64 && threads > 1 {
+            let chunk = decoded.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                for ((dec, num), out) in decoded
+                    .chunks(chunk)
+                    .zip(numbers.chunks(chunk))
+                    .zip(verified.chunks_mut(chunk))
+                {
+                    scope.spawn(move || {
+                        for ((d, n), o) in dec.iter().zip(num).zip(out.iter_mut()) {
+                            if let (Ok(d), Some(n)) = (d, n)
+                                && d.verify_signature(chain_id, *n).is_ok()
+                            {
+                                *o = Some(*n);
+                            }
+                        }
+                    });
+                }
+            });
+        }
+        Ok(decoded
+            .into_iter()
+            .zip(verified)
+            .map(|(decoded, verified_for)| Predecoded {
+                decoded,
+                verified_for,
+            })
+            .collect())
     }
 
     /// `CheckTx`: the full pipeline against the mempool's state; accepted txs
@@ -474,9 +557,19 @@ impl App {
             bail!("FinalizeBlock for height {height}, expected {expected}");
         }
         let snapshot = self.inner.storage.latest_snapshot();
+        let params = self.block_on(snapshot.params())?;
+        let skip_first = req.txs.first().is_some_and(|t| vote_ext::is_injected(t));
+        let user_txs: Vec<&[u8]> = req
+            .txs
+            .iter()
+            .skip(usize::from(skip_first))
+            .map(|t| t.as_ref())
+            .collect();
+        let mut predecoded = self
+            .predecode(&snapshot, &user_txs, &chain_id, params.max_tx_bytes)?
+            .into_iter();
         let (tx_results, events, batch) = self.block_on(async {
             let mut state = StateDelta::new(snapshot);
-            let params = state.params().await?;
             cache_params(&mut state, params.clone());
             // Begin block.
             state.put_u64(state_key::BLOCK_HEIGHT.to_string(), height);
@@ -486,14 +579,17 @@ impl App {
                 params: &params,
             };
             let mut results = Vec::with_capacity(req.txs.len());
-            for (i, tx) in req.txs.iter().enumerate() {
-                if i == 0 && vote_ext::is_injected(tx) {
-                    // Verified in ProcessProposal; tallies of verdicts come
-                    // with the proof-of-compute issue.
-                    results.push(ExecTxResult::default());
-                    continue;
-                }
-                let r = match Self::deliver(&mut state, &ctx, tx).await {
+            if skip_first {
+                // The injected extended commit, verified in ProcessProposal;
+                // tallies of verdicts come with the proof-of-compute issue.
+                results.push(ExecTxResult::default());
+            }
+            for p in predecoded.by_ref() {
+                let outcome = match p.decoded {
+                    Ok(d) => Self::deliver_decoded(&mut state, &ctx, &d, p.verified_for).await,
+                    Err(e) => Err(ExecError::Tx(e)),
+                };
+                let r = match outcome {
                     Ok(events) => ExecTxResult {
                         events: events.into_iter().map(Into::into).collect(),
                         ..Default::default()

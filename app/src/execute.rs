@@ -40,10 +40,14 @@ impl ExecContext<'_> {
 
 /// Checks `tx` against `state` and applies it. The caller runs this on a fork
 /// and drops the fork on error, so a failed tx changes nothing.
+/// `verified_for` is the account number the signature was already verified
+/// for (by a parallel pre-check), if any; the check is skipped only when it
+/// equals the signer's account number here.
 pub async fn check_and_execute<S: StateRead + StateWrite>(
     state: &mut S,
     ctx: &ExecContext<'_>,
     tx: &DecodedTx,
+    verified_for: Option<u64>,
 ) -> Result<(), ExecError> {
     let p = ctx.params;
     if tx.memo_len as u64 > p.max_memo_bytes {
@@ -109,7 +113,9 @@ pub async fn check_and_execute<S: StateRead + StateWrite>(
             ),
         );
     }
-    tx.verify_signature(ctx.chain_id, account.account_number)?;
+    if verified_for != Some(account.account_number) {
+        tx.verify_signature(ctx.chain_id, account.account_number)?;
+    }
 
     // Fee.
     let balance = state.balance(&tx.signer).await?;

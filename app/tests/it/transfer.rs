@@ -99,3 +99,66 @@ fn new_recipient_gets_an_account_number() {
     assert_ne!(acc.account_number, alice.account_number);
     assert_eq!(f.h.app.block_on(snap.balance(&carol)).unwrap(), 7);
 }
+
+/// Large blocks verify signatures in parallel before executing; the outcome
+/// must be exactly that of inline checks: forged signatures still fail, and a
+/// tx from an account created earlier in the same block still verifies.
+#[test]
+fn large_block_with_parallel_signature_checks() {
+    use comrade_app::testing::{MockConsensus, account_key, genesis};
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<_> = (100..200).map(account_key).collect();
+    let balances: Vec<_> = keys
+        .iter()
+        .map(|k| (address_of(k), 10_000_000u128))
+        .collect();
+    let mut h = MockConsensus::new(
+        &dir.path().join("db"),
+        CHAIN_ID,
+        &genesis(&balances, &validators()),
+        validators(),
+    )
+    .unwrap();
+    let newcomer = account_key(500);
+    let mut txs: Vec<Vec<u8>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let to = if i == 0 {
+                address_of(&newcomer)
+            } else {
+                address_of(&keys[(i + 1) % keys.len()])
+            };
+            send(k, &to, 1_000_000, account_number(&h, &address_of(k)), 0)
+        })
+        .collect();
+    // Tx 50 carries a forged signature.
+    let mut raw =
+        <cosmrs::proto::cosmos::tx::v1beta1::TxRaw as prost::Message>::decode(txs[50].as_slice())
+            .unwrap();
+    raw.signatures[0][5] ^= 0x40;
+    txs[50] = prost::Message::encode_to_vec(&raw);
+    // The newcomer, funded by tx 0, spends in the same block. Its account
+    // number is the next one to be assigned.
+    let next_number = keys.len() as u64 + 3; // 100 accounts + 3 module accounts
+    txs.push(send(&newcomer, &address_of(&keys[1]), 10, next_number, 0));
+
+    let mut block = vec![comrade_app::vote_ext::encode_injected(
+        &h.local_last_commit(),
+    )];
+    block.extend(txs);
+    let res = h.finalize(block, 1).unwrap();
+    h.app.commit().unwrap();
+    let codes: Vec<u32> = res.tx_results.iter().skip(1).map(|r| r.code).collect();
+    assert_eq!(codes.len(), 101);
+    for (i, c) in codes.iter().enumerate() {
+        let expected = if i == 50 {
+            comrade_primitives::ResultCode::SignatureInvalid.value()
+        } else {
+            0
+        };
+        assert_eq!(*c, expected, "tx {i}: {}", res.tx_results[i + 1].log);
+    }
+    assert_eq!(account_number(&h, &address_of(&newcomer)), next_number);
+    assert_eq!(sequence(&h, &address_of(&newcomer)), 1);
+}
