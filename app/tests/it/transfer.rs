@@ -112,7 +112,7 @@ fn large_block_with_parallel_signature_checks() {
         .iter()
         .map(|k| (address_of(k), 10_000_000u128))
         .collect();
-    let mut h = MockConsensus::new(
+    let h = MockConsensus::new(
         &dir.path().join("db"),
         CHAIN_ID,
         &genesis(&balances, &validators()),
