@@ -70,6 +70,46 @@ struct Inner {
     consensus: Mutex<Consensus>,
     /// The mempool's view: latest committed state plus txs accepted since.
     mempool: tokio::sync::Mutex<StateDelta<cnidarium::Snapshot>>,
+    /// Txs whose signature is known to verify, by tx hash.
+    sig_cache: Mutex<SigCache>,
+}
+
+/// A bounded map from tx hash (sha256 of the raw bytes, signature included)
+/// to the account number the signature verified for, under this chain id.
+/// Spares CheckTx, recheck, PrepareProposal, ProcessProposal and
+/// FinalizeBlock from verifying the same signature up to five times. A hit
+/// only skips work whose result is already known, so it cannot change any
+/// outcome. Oldest entries are evicted first.
+struct SigCache {
+    map: std::collections::BTreeMap<[u8; 32], u64>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl SigCache {
+    /// Entries kept (about 10 MB).
+    const CAPACITY: usize = 100_000;
+
+    fn new() -> Self {
+        SigCache {
+            map: std::collections::BTreeMap::new(),
+            order: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn get(&self, hash: &[u8; 32]) -> Option<u64> {
+        self.map.get(hash).copied()
+    }
+
+    fn insert(&mut self, hash: [u8; 32], account_number: u64) {
+        if self.map.insert(hash, account_number).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
 }
 
 /// The Comrade ABCI application. Cheap to clone (one per connection).
@@ -138,6 +178,7 @@ impl App {
                 chain_id: Mutex::new(chain_id),
                 consensus: Mutex::new(Consensus { pending: None }),
                 mempool,
+                sig_cache: Mutex::new(SigCache::new()),
             }),
         })
     }
@@ -263,24 +304,31 @@ impl App {
     /// Runs the whole pipeline for one tx on a fork of `state`; applies the
     /// fork only on success.
     async fn deliver<S: StateRead + cnidarium::StateWrite>(
+        &self,
         state: &mut S,
         ctx: &ExecContext<'_>,
         bytes: &[u8],
     ) -> Result<Vec<tendermint::abci::Event>, ExecError> {
         let decoded = tx::decode(bytes, ctx.params.max_tx_bytes)?;
-        Self::deliver_decoded(state, ctx, &decoded, None).await
+        self.deliver_decoded(state, ctx, &decoded, None).await
     }
 
     /// The stateful half of [`Self::deliver`] for an already decoded tx whose
-    /// signature may have been verified for `verified_for` (an account number).
+    /// signature may have been verified for `verified_for` (an account
+    /// number); the signature cache is consulted and fed too.
     async fn deliver_decoded<S: StateRead + cnidarium::StateWrite>(
+        &self,
         state: &mut S,
         ctx: &ExecContext<'_>,
         decoded: &DecodedTx,
         verified_for: Option<u64>,
     ) -> Result<Vec<tendermint::abci::Event>, ExecError> {
+        let verified_for = verified_for.or_else(|| lock(&self.inner.sig_cache).get(&decoded.hash));
         let mut fork = StateDelta::new(&mut *state);
-        check_and_execute(&mut fork, ctx, decoded, verified_for).await?;
+        let number = check_and_execute(&mut fork, ctx, decoded, verified_for).await?;
+        if verified_for != Some(number) {
+            lock(&self.inner.sig_cache).insert(decoded.hash, number);
+        }
         let (_, events) = fork.apply();
         Ok(events)
     }
@@ -310,7 +358,13 @@ impl App {
             }
             Ok::<_, anyhow::Error>(out)
         })?;
-        let mut verified: Vec<Option<u64>> = vec![None; decoded.len()];
+        let mut verified: Vec<Option<u64>> = {
+            let cache = lock(&self.inner.sig_cache);
+            decoded
+                .iter()
+                .map(|d| d.as_ref().ok().and_then(|d| cache.get(&d.hash)))
+                .collect()
+        };
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -325,7 +379,8 @@ impl App {
                 {
                     scope.spawn(move || {
                         for ((d, n), o) in dec.iter().zip(num).zip(out.iter_mut()) {
-                            if let (Ok(d), Some(n)) = (d, n)
+                            if o.is_none()
+                                && let (Ok(d), Some(n)) = (d, n)
                                 && d.verify_signature(chain_id, *n).is_ok()
                             {
                                 *o = Some(*n);
@@ -374,7 +429,7 @@ impl App {
                 height,
                 params: &params,
             };
-            match Self::deliver(&mut *mempool, &ctx, &req.tx).await {
+            match self.deliver(&mut *mempool, &ctx, &req.tx).await {
                 Ok(events) => Ok(ResponseCheckTx {
                     code: 0,
                     events: events.into_iter().map(Into::into).collect(),
@@ -455,7 +510,7 @@ impl App {
                 if total.saturating_add(tx.len()) > max_bytes {
                     continue;
                 }
-                match Self::deliver(&mut state, &ctx, &tx).await {
+                match self.deliver(&mut state, &ctx, &tx).await {
                     Ok(_) => {
                         total = total.saturating_add(tx.len());
                         out.push(tx);
@@ -505,7 +560,7 @@ impl App {
                 params: &params,
             };
             for (i, tx) in rest.iter().enumerate() {
-                match Self::deliver(&mut state, &ctx, tx).await {
+                match self.deliver(&mut state, &ctx, tx).await {
                     Ok(_) => {}
                     Err(ExecError::Tx(e)) => {
                         tracing::warn!(
@@ -586,7 +641,10 @@ impl App {
             }
             for p in predecoded.by_ref() {
                 let outcome = match p.decoded {
-                    Ok(d) => Self::deliver_decoded(&mut state, &ctx, &d, p.verified_for).await,
+                    Ok(d) => {
+                        self.deliver_decoded(&mut state, &ctx, &d, p.verified_for)
+                            .await
+                    }
                     Err(e) => Err(ExecError::Tx(e)),
                 };
                 let r = match outcome {
@@ -707,4 +765,29 @@ pub async fn apply_genesis<S: cnidarium::StateWrite + StateRead>(
         state.get_or_create_account(&Address::module(name)).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SigCache;
+
+    #[test]
+    fn sig_cache_is_bounded_and_evicts_oldest_first() {
+        let mut c = SigCache::new();
+        let key = |i: usize| {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            k
+        };
+        for i in 0..SigCache::CAPACITY + 10 {
+            c.insert(key(i), i as u64);
+        }
+        assert_eq!(c.map.len(), SigCache::CAPACITY);
+        assert_eq!(c.get(&key(0)), None);
+        assert_eq!(c.get(&key(9)), None);
+        assert_eq!(c.get(&key(10)), Some(10));
+        // Re-inserting an existing key does not duplicate it in the order.
+        c.insert(key(10), 10);
+        assert_eq!(c.order.len(), SigCache::CAPACITY);
+    }
 }

@@ -42,13 +42,14 @@ impl ExecContext<'_> {
 /// and drops the fork on error, so a failed tx changes nothing.
 /// `verified_for` is the account number the signature was already verified
 /// for (by a parallel pre-check), if any; the check is skipped only when it
-/// equals the signer's account number here.
+/// equals the signer's account number here. Returns the signer's account
+/// number, for which the signature is now known to verify.
 pub async fn check_and_execute<S: StateRead + StateWrite>(
     state: &mut S,
     ctx: &ExecContext<'_>,
     tx: &DecodedTx,
     verified_for: Option<u64>,
-) -> Result<(), ExecError> {
+) -> Result<u64, ExecError> {
     let p = ctx.params;
     if tx.memo_len as u64 > p.max_memo_bytes {
         return reject(
@@ -113,8 +114,9 @@ pub async fn check_and_execute<S: StateRead + StateWrite>(
             ),
         );
     }
-    if verified_for != Some(account.account_number) {
-        tx.verify_signature(ctx.chain_id, account.account_number)?;
+    let account_number = account.account_number;
+    if verified_for != Some(account_number) {
+        tx.verify_signature(ctx.chain_id, account_number)?;
     }
 
     // Fee.
@@ -154,5 +156,5 @@ pub async fn check_and_execute<S: StateRead + StateWrite>(
             other => other,
         })?;
     }
-    Ok(())
+    Ok(account_number)
 }
