@@ -68,6 +68,10 @@ enum Command {
     Query(rpc::QueryCommand),
     /// Show the node's sync status, height and app hash.
     Status,
+    /// Run a local multi-validator network on 127.0.0.1 (real cometbft
+    /// processes next to `comrade start`), for development and tests.
+    #[command(subcommand)]
+    Localnet(comrade_localnet::cli::LocalnetCommand),
 }
 
 fn default_home() -> PathBuf {
@@ -102,5 +106,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tx(c) => rpc::tx(c, &cli.home, &cli.node, cli.chain_id.as_deref(), json),
         Command::Query(c) => rpc::query(c, &cli.node, json),
         Command::Status => rpc::status(&cli.node, json),
+        Command::Localnet(c) => comrade_localnet::cli::run(c, std::env::current_exe()?),
     }
 }

@@ -1,0 +1,224 @@
+//! Localnet configuration, node roles and port layout, and the edits made to
+//! each node's CometBFT `config.toml`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{LocalnetError, Result};
+
+/// Default number of validators.
+pub const DEFAULT_VALIDATORS: usize = 4;
+/// Default first port; node `i` uses `base_port + PORTS_PER_NODE * i ..`.
+pub const DEFAULT_BASE_PORT: u16 = 26600;
+/// Default chain id.
+pub const DEFAULT_CHAIN_ID: &str = "comrade-localnet";
+/// Ports reserved per node (see [`NodePorts`]).
+pub const PORTS_PER_NODE: u16 = 10;
+/// Most nodes a localnet may have.
+pub const MAX_NODES: usize = 32;
+
+/// Which ABCI application the validators run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AppKind {
+    /// `comrade start` (the real app), vote extensions on from height 1.
+    #[default]
+    Comrade,
+    /// CometBFT's built-in `kvstore` app (`proxy_app = "kvstore"`), no app
+    /// process, no `app_state`, vote extensions off. For baseline benchmarks.
+    KvStore,
+}
+
+/// The role of a node in the localnet.
+///
+/// **Extension point:** later issues add a compute node
+/// (`comrade compute serve`) and a gateway (`comrade gateway serve`) to
+/// `comrade localnet up`. Add a variant here, give it ports in [`NodePorts`],
+/// spawn it in `Localnet::start_node` (see `net.rs`, the `match` on the role there) and
+/// record its pid in [`crate::PidFile`]; `down`/`status`/`logs` then work for it
+/// unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRole {
+    /// A validator: `comrade start` + `cometbft node`.
+    Validator,
+}
+
+/// Configuration of a localnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalnetConfig {
+    /// Directory holding everything (see the crate docs for the layout).
+    pub dir: PathBuf,
+    /// Number of validators (1..=32).
+    pub validators: usize,
+    /// Chain id.
+    pub chain_id: String,
+    /// First port; node `i` gets `base_port + 10 * i + {0: p2p, 1: rpc, 2: abci, 3: pprof}`.
+    /// Keep the range below 32768 (Linux's ephemeral ports start there), or
+    /// outgoing connections may occupy a node's port before it listens.
+    pub base_port: u16,
+    /// The `comrade` binary (ignored for [`AppKind::KvStore`]).
+    pub comrade_bin: PathBuf,
+    /// The `cometbft` binary (v0.38).
+    pub cometbft_bin: PathBuf,
+    /// Which app the validators run.
+    #[serde(default)]
+    pub app: AppKind,
+    /// Accounts funded at genesis besides the faucet
+    /// ([`crate::funded_account_key`] `1..=funded_accounts`), for load tests.
+    pub funded_accounts: u64,
+    /// CometBFT `timeout_commit` (e.g. `"500ms"`).
+    pub timeout_commit: String,
+    /// CometBFT `log_level`.
+    pub log_level: String,
+}
+
+impl LocalnetConfig {
+    /// A config with the defaults: 4 validators, chain `comrade-localnet`,
+    /// base port 26600, 256 funded accounts, 500 ms blocks.
+    pub fn new(dir: impl Into<PathBuf>, comrade_bin: PathBuf, cometbft_bin: PathBuf) -> Self {
+        LocalnetConfig {
+            dir: dir.into(),
+            validators: DEFAULT_VALIDATORS,
+            chain_id: DEFAULT_CHAIN_ID.to_string(),
+            base_port: DEFAULT_BASE_PORT,
+            comrade_bin,
+            cometbft_bin,
+            app: AppKind::Comrade,
+            funded_accounts: 256,
+            timeout_commit: "500ms".to_string(),
+            log_level: "info".to_string(),
+        }
+    }
+
+    /// Checks ranges and that all ports fit below 65536.
+    pub fn validate(&self) -> Result<()> {
+        if self.validators == 0 || self.validators > MAX_NODES {
+            return Err(LocalnetError::Config(format!(
+                "validators must be 1..={MAX_NODES}, got {}",
+                self.validators
+            )));
+        }
+        if self.chain_id.is_empty() || self.chain_id.len() > 50 {
+            return Err(LocalnetError::Config(format!(
+                "chain id {:?} must be 1-50 characters",
+                self.chain_id
+            )));
+        }
+        let span = u32::try_from(self.validators)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(u32::from(PORTS_PER_NODE));
+        if self.base_port < 1024 || u32::from(self.base_port).saturating_add(span) > 65_535 {
+            return Err(LocalnetError::Config(format!(
+                "base port {} with {} nodes does not fit in 1024..65535",
+                self.base_port, self.validators
+            )));
+        }
+        Ok(())
+    }
+
+    /// The ports of node `i`.
+    pub fn ports(&self, i: usize) -> NodePorts {
+        NodePorts::for_node(self.base_port, i)
+    }
+}
+
+/// The ports of one node, all on 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePorts {
+    /// CometBFT p2p.
+    pub p2p: u16,
+    /// CometBFT RPC.
+    pub rpc: u16,
+    /// The app's ABCI socket.
+    pub abci: u16,
+    /// CometBFT pprof.
+    pub pprof: u16,
+}
+
+impl NodePorts {
+    /// Ports of node `i` from `base`: `base + 10 i + {0, 1, 2, 3}`
+    /// (offsets 4..9 are reserved for later roles).
+    pub fn for_node(base: u16, i: usize) -> Self {
+        let first = u16::try_from(i)
+            .ok()
+            .and_then(|i| i.checked_mul(PORTS_PER_NODE))
+            .and_then(|o| base.checked_add(o))
+            .unwrap_or(u16::MAX.saturating_sub(PORTS_PER_NODE));
+        NodePorts {
+            p2p: first,
+            rpc: first.saturating_add(1),
+            abci: first.saturating_add(2),
+            pprof: first.saturating_add(3),
+        }
+    }
+
+    /// `http://127.0.0.1:<rpc>`.
+    pub fn rpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rpc)
+    }
+}
+
+/// Sets `key = value` (value is a TOML literal, e.g. `"\"500ms\""` or `true`)
+/// in `[section]` of a CometBFT `config.toml` (`""` = the top-level table).
+/// The key must already exist in that section (CometBFT writes all of them).
+pub(crate) fn set_toml(content: &str, section: &str, key: &str, value: &str) -> Result<String> {
+    let mut current = String::new();
+    let mut done = false;
+    let mut out = String::with_capacity(content.len().saturating_add(64));
+    for line in content.lines() {
+        let t = line.trim();
+        if t.starts_with('[') && t.ends_with(']') && !t.starts_with("[[") {
+            current = t
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim()
+                .to_string();
+        }
+        let is_key =
+            !done && current == section && t.split_once('=').is_some_and(|(k, _)| k.trim() == key);
+        if is_key {
+            out.push_str(&format!("{key} = {value}"));
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    if !done {
+        return Err(LocalnetError::Config(format!(
+            "config.toml has no key {key:?} in section [{section}] (not a CometBFT v0.38 config?)"
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_toml_is_section_aware() {
+        let c = "proxy_app = \"x\"\n[rpc]\nladdr = \"a\"\n[p2p]\nladdr = \"b\"\n";
+        let c = set_toml(c, "p2p", "laddr", "\"c\"").unwrap();
+        assert_eq!(
+            c,
+            "proxy_app = \"x\"\n[rpc]\nladdr = \"a\"\n[p2p]\nladdr = \"c\"\n"
+        );
+        let c = set_toml(&c, "", "proxy_app", "\"y\"").unwrap();
+        assert!(c.starts_with("proxy_app = \"y\"\n"));
+        assert!(set_toml(&c, "rpc", "nope", "1").is_err());
+    }
+
+    #[test]
+    fn ports_are_distinct() {
+        let a = NodePorts::for_node(26600, 0);
+        let b = NodePorts::for_node(26600, 1);
+        assert_eq!(
+            (a.p2p, a.rpc, a.abci, a.pprof),
+            (26600, 26601, 26602, 26603)
+        );
+        assert_eq!(b.p2p, 26610);
+    }
+}

@@ -1,0 +1,183 @@
+//! The shared CometBFT genesis of a localnet, and its funded test keys.
+
+use std::path::Path;
+
+use comrade_app::{
+    genesis::{AppState, BankGenesis, Distribution, GenesisBalance, GenesisValidator},
+    params::Params,
+};
+use comrade_primitives::Address;
+use k256::ecdsa::SigningKey;
+use serde_json::{Value, json};
+
+use crate::{AppKind, LocalnetConfig, LocalnetError, Result};
+
+/// Genesis balance of the faucet key, in base units (1e9 COMRADE).
+pub const FAUCET_BALANCE: u128 = 1_000_000_000_000_000;
+/// Genesis balance of each funded load-test account (1e6 COMRADE).
+pub const FUNDED_ACCOUNT_BALANCE: u128 = 1_000_000_000_000;
+/// Genesis balance of each validator operator account.
+const OPERATOR_BALANCE: u128 = 1_000_000;
+/// Voting power of each validator.
+pub(crate) const VALIDATOR_POWER: i64 = 10;
+
+/// A deterministic, funded secp256k1 test key.
+#[derive(Clone)]
+pub struct TestKey {
+    /// The signing key.
+    pub key: SigningKey,
+    /// Its `comrade1…` address.
+    pub address: Address,
+}
+
+impl std::fmt::Debug for TestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestKey")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestKey {
+    fn from_seed(seed: u64) -> Self {
+        let key = comrade_app::testing::account_key(seed);
+        let address = comrade_app::client::address_of(&key);
+        TestKey { key, address }
+    }
+
+    /// The private key as 64 hex characters (test use only!).
+    pub fn private_key_hex(&self) -> String {
+        hex::encode(self.key.to_bytes())
+    }
+}
+
+/// The faucet: the main funded test key (`account_key(0)`), [`FAUCET_BALANCE`].
+pub fn faucet_key() -> TestKey {
+    TestKey::from_seed(0)
+}
+
+/// Funded load-test account `n` (`1..=funded_accounts`), [`FUNDED_ACCOUNT_BALANCE`].
+pub fn funded_account_key(n: u64) -> TestKey {
+    TestKey::from_seed(n)
+}
+
+fn operator_key(i: usize) -> TestKey {
+    TestKey::from_seed(1_000_000u64.saturating_add(u64::try_from(i).unwrap_or(0)))
+}
+
+/// Reads `pub_key.value` (base64 ed25519) of `<home>/config/priv_validator_key.json`.
+pub(crate) fn validator_pub_key(home: &Path) -> Result<String> {
+    let path = home.join("config").join("priv_validator_key.json");
+    let bytes = std::fs::read(&path).map_err(LocalnetError::io(&path))?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| LocalnetError::BadFile {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    v.pointer("/pub_key/value")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| LocalnetError::BadFile {
+            path,
+            detail: "no pub_key.value".into(),
+        })
+}
+
+/// The app's `app_state`: default params, no crowdfunding, the faucet, the
+/// funded accounts and the operators funded, one validator per key.
+pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
+    let params = Params::default();
+    let mut balances: Vec<(Address, u128)> = vec![(faucet_key().address, FAUCET_BALANCE)];
+    for n in 1..=cfg.funded_accounts {
+        balances.push((funded_account_key(n).address, FUNDED_ACCOUNT_BALANCE));
+    }
+    let validators = pub_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let op = operator_key(i).address;
+            balances.push((op, OPERATOR_BALANCE));
+            GenesisValidator {
+                name: format!("node{i}"),
+                pub_key: k.clone(),
+                power: VALIDATOR_POWER,
+                operator: op.to_string(),
+            }
+        })
+        .collect();
+    let total: u128 = balances.iter().map(|(_, a)| *a).sum();
+    AppState {
+        bank: BankGenesis {
+            balances: balances
+                .iter()
+                .map(|(a, amt)| GenesisBalance {
+                    address: a.to_string(),
+                    amount: amt.to_string(),
+                    denom: params.denom.clone(),
+                })
+                .collect(),
+        },
+        validators,
+        distribution: Distribution {
+            total_supply: total.to_string(),
+            crowdfunding_bps: 0,
+            crowdfunding: Vec::new(),
+            treasury: "0".into(),
+            free_access_pool: "0".into(),
+        },
+        params,
+    }
+}
+
+/// The CometBFT genesis document. For [`AppKind::Comrade`] the validator set
+/// is empty (the app returns it from `app_state` in `InitChain`) and vote
+/// extensions are enabled from height 1; for [`AppKind::KvStore`] the
+/// validators are listed and vote extensions are off.
+pub(crate) fn genesis_json(cfg: &LocalnetConfig, pub_keys: &[String]) -> Result<Value> {
+    let (validators, ve_height, app_state) = match cfg.app {
+        AppKind::Comrade => {
+            let state = app_state(cfg, pub_keys);
+            state.validate().map_err(|e| {
+                LocalnetError::Config(format!("generated app_state is invalid: {e}"))
+            })?;
+            let state = serde_json::to_value(&state)
+                .map_err(|e| LocalnetError::Config(format!("app_state: {e}")))?;
+            (Vec::new(), "1", Some(state))
+        }
+        AppKind::KvStore => {
+            let vals = pub_keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    json!({
+                        "pub_key": { "type": "tendermint/PubKeyEd25519", "value": k },
+                        "power": VALIDATOR_POWER.to_string(),
+                        "name": format!("node{i}"),
+                    })
+                })
+                .collect();
+            (vals, "0", None)
+        }
+    };
+    let mut g = json!({
+        "genesis_time": tendermint::Time::now().to_rfc3339(),
+        "chain_id": cfg.chain_id,
+        "initial_height": "1",
+        "consensus_params": {
+            "block": { "max_bytes": "4194304", "max_gas": "-1" },
+            "evidence": {
+                "max_age_num_blocks": "100000",
+                "max_age_duration": "172800000000000",
+                "max_bytes": "1048576"
+            },
+            "validator": { "pub_key_types": ["ed25519"] },
+            "version": { "app": "0" },
+            "abci": { "vote_extensions_enable_height": ve_height }
+        },
+        "validators": validators,
+        "app_hash": "",
+    });
+    if let (Some(state), Some(obj)) = (app_state, g.as_object_mut()) {
+        obj.insert("app_state".to_string(), state);
+    }
+    Ok(g)
+}

@@ -1,0 +1,213 @@
+//! Spawning, tracking and killing node processes, and the pids file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{LocalnetError, Result};
+
+/// `<dir>/pids.json`: the pids of a localnet's processes, so another process
+/// (`comrade localnet down`) can stop them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidFile {
+    /// Per node, in index order.
+    pub nodes: Vec<NodePids>,
+}
+
+/// Pids of one node's processes (`None` = not running).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePids {
+    /// `comrade start`.
+    pub app: Option<u32>,
+    /// `cometbft node`.
+    pub cometbft: Option<u32>,
+}
+
+impl PidFile {
+    /// The file's path in `dir`.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("pids.json")
+    }
+
+    /// Reads `<dir>/pids.json`; an absent file is an empty pid file.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = Self::path(dir);
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| LocalnetError::BadFile {
+                path,
+                detail: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(PidFile::default()),
+            Err(e) => Err(LocalnetError::Io { path, source: e }),
+        }
+    }
+
+    /// Writes `<dir>/pids.json` atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let path = Self::path(dir);
+        let tmp = dir.join("pids.json.tmp");
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| LocalnetError::BadFile {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        std::fs::write(&tmp, bytes).map_err(LocalnetError::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(LocalnetError::io(&path))
+    }
+
+    /// All pids that are alive and belong to this localnet (their command
+    /// line mentions `dir`).
+    pub fn live_pids(&self, dir: &Path) -> Vec<u32> {
+        self.nodes
+            .iter()
+            .flat_map(|n| [n.app, n.cometbft])
+            .flatten()
+            .filter(|p| pid_is_ours(*p, dir))
+            .collect()
+    }
+}
+
+/// Whether `pid` is a live process whose command line mentions `dir`
+/// (guards against killing an unrelated process that reused the pid).
+pub(crate) fn pid_is_ours(pid: u32, dir: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Field 3 (after the parenthesised comm) is the state; Z = zombie.
+        if let Some((_, rest)) = stat.rsplit_once(')')
+            && rest.trim_start().starts_with('Z')
+        {
+            return false;
+        }
+    }
+    // Every process of a localnet gets `--home <dir>/node<i>`.
+    let needle = dir.join("node");
+    let needle = needle.as_os_str().as_encoded_bytes();
+    cmdline.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Sends `signal` (`TERM`, `KILL`) to `pid` with `kill(1)` (no unsafe code).
+pub(crate) fn signal(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A process this localnet started (or found in the pids file).
+#[derive(Debug)]
+pub(crate) struct Proc {
+    pub pid: u32,
+    /// Present when this process spawned it (reaps it and reads its status).
+    pub child: Option<Child>,
+}
+
+impl Proc {
+    /// Whether it still runs; `Some(status)` once it exited.
+    pub fn exited(&mut self, dir: &Path) -> Option<String> {
+        match &mut self.child {
+            Some(c) => match c.try_wait() {
+                Ok(Some(s)) => Some(s.to_string()),
+                Ok(None) => None,
+                Err(e) => Some(format!("unknown ({e})")),
+            },
+            None => (!pid_is_ours(self.pid, dir)).then(|| "gone".to_string()),
+        }
+    }
+
+    /// Sends SIGKILL and waits (bounded) until it is gone.
+    pub fn kill(&mut self, dir: &Path) {
+        match &mut self.child {
+            Some(c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            None => {
+                if pid_is_ours(self.pid, dir) {
+                    signal(self.pid, "KILL");
+                    wait_gone(self.pid, dir, Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+/// Polls until `pid` is gone or `timeout` passes; returns whether it is gone.
+pub(crate) fn wait_gone(pid: u32, dir: &Path, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if !pid_is_ours(pid, dir) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !pid_is_ours(pid, dir)
+}
+
+/// Spawns `program args…` with stdout and stderr appended to `log`, in its
+/// own process group (so a Ctrl-C aimed at the launching terminal does not
+/// reach it; it keeps running after the launcher exits).
+pub(crate) fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Proc> {
+    use std::os::unix::process::CommandExt as _;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(LocalnetError::io(log))?;
+    let err = file.try_clone().map_err(LocalnetError::io(log))?;
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        // Keep error messages at the end of the log (shown when a process
+        // dies) instead of a backtrace inherited from a test's environment.
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .process_group(0)
+        .spawn()
+        .map_err(LocalnetError::io(program))?;
+    Ok(Proc {
+        pid: child.id(),
+        child: Some(child),
+    })
+}
+
+/// Runs a command to completion (bounded by the command itself) and returns
+/// its stdout; a non-zero exit is an error carrying stderr.
+pub(crate) fn run(program: &Path, args: &[&str]) -> Result<String> {
+    let command = format!("{} {}", program.display(), args.join(" "));
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LocalnetError::Command {
+            command: command.clone(),
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(LocalnetError::Command {
+            command,
+            detail: format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The last `n` lines of a log file (empty if unreadable).
+pub(crate) fn tail(path: &Path, n: usize) -> String {
+    let Ok(bytes) = std::fs::read(path) else {
+        return String::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
