@@ -7,5 +7,6 @@ mod common;
 mod consensus;
 mod determinism;
 mod query;
+mod server;
 mod transfer;
 mod wire;
