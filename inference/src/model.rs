@@ -1,0 +1,1050 @@
+//! Backend-generic Llama / Qwen2 decoder with Hugging Face rotary layout and a KV cache.
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::prelude::Backend;
+use burn::tensor::activation::{silu, softmax};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
+
+use crate::config::{MlaConfig, ModelConfig, MoeConfig};
+use crate::error::{InferenceError, Result};
+use crate::weights::{HostTensor, WeightSource};
+
+/// Storage precision of the linear (matmul) weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum WeightPrecision {
+    /// f32 weights, f32 math (default; what the reference tests check).
+    #[default]
+    F32,
+    /// f16 linear weights: activations are cast to f16 for each matmul and the result
+    /// back to f32. Halves weight memory and bandwidth; norms, embeddings, router and
+    /// the residual stream stay f32.
+    F16,
+}
+
+/// Applies a linear layer whose weight may be stored in a narrower float type.
+pub fn lin<B: Backend>(l: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let w = l.weight.val();
+    let (wd, xd) = (w.dtype(), x.dtype());
+    if wd == xd {
+        return l.forward(x);
+    }
+    let [b, t, k] = x.dims();
+    let n = w.dims()[1];
+    let y = x
+        .reshape([b * t, k])
+        .cast(wd)
+        .matmul(w)
+        .cast(xd)
+        .reshape([b, t, n]);
+    match &l.bias {
+        Some(bias) => y.add(bias.val().unsqueeze::<3>()),
+        None => y,
+    }
+}
+
+fn cast_linear<B: Backend>(l: &mut Linear<B>, p: WeightPrecision) {
+    if p == WeightPrecision::F16 {
+        l.weight = Param::from_tensor(l.weight.val().cast(burn::tensor::DType::F16));
+    }
+}
+
+impl<B: Backend> Mlp<B> {
+    fn cast(&mut self, p: WeightPrecision) {
+        for l in [&mut self.gate_up_proj, &mut self.down_proj] {
+            cast_linear(l, p);
+        }
+    }
+}
+
+impl<B: Backend> DecoderLayer<B> {
+    fn cast_linears(&mut self, p: WeightPrecision) {
+        if let Some(a) = &mut self.self_attn {
+            for l in [&mut a.qkv_proj, &mut a.o_proj] {
+                cast_linear(l, p);
+            }
+        }
+        if let Some(m) = &mut self.mla {
+            for l in [m.q_proj.as_mut(), m.q_a_proj.as_mut(), m.q_b_proj.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                cast_linear(l, p);
+            }
+            for l in [&mut m.kv_a_proj_with_mqa, &mut m.kv_b_proj, &mut m.o_proj] {
+                cast_linear(l, p);
+            }
+        }
+        if let Some(m) = &mut self.mlp {
+            m.cast(p);
+        }
+        if let Some(m) = &mut self.moe {
+            m.experts.iter_mut().for_each(|e| e.cast(p));
+            if let Some(s) = &mut m.shared {
+                s.cast(p);
+            }
+        }
+    }
+}
+
+/// RMSNorm: `x / sqrt(mean(x^2) + eps) * weight`.
+#[derive(Module, Debug)]
+pub struct RmsNorm<B: Backend> {
+    /// Scale, `[d]`.
+    pub weight: Param<Tensor<B, 1>>,
+    /// Epsilon.
+    pub eps: f64,
+}
+
+impl<B: Backend> RmsNorm<B> {
+    /// Normalizes over the last dimension.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let ms = x.clone().square().mean_dim(2);
+        let inv = ms.add_scalar(self.eps).sqrt().recip();
+        x.mul(inv).mul(self.weight.val().unsqueeze::<3>())
+    }
+}
+
+/// Self-attention with grouped-query heads.
+#[derive(Module, Debug)]
+pub struct Attention<B: Backend> {
+    /// Fused query, key and value projection (`[d, (h + 2 kv_h) * head_dim]`; the
+    /// Hugging Face `q_proj`, `k_proj`, `v_proj` side by side).
+    pub qkv_proj: Linear<B>,
+    /// Output projection.
+    pub o_proj: Linear<B>,
+    /// Query heads.
+    pub num_heads: usize,
+    /// Key/value heads.
+    pub num_kv_heads: usize,
+    /// Head width.
+    pub head_dim: usize,
+}
+
+/// SwiGLU feed-forward.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    /// Fused gate and up projection (`[d, 2 ff]`: `gate_proj` then `up_proj`).
+    pub gate_up_proj: Linear<B>,
+    /// Down projection.
+    pub down_proj: Linear<B>,
+}
+
+impl<B: Backend> Mlp<B> {
+    /// `down(silu(gate(x)) * up(x))`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let gu = lin(&self.gate_up_proj, x);
+        let [b, t, ff2] = gu.dims();
+        let ff = ff2 / 2;
+        let g = silu(gu.clone().slice([0..b, 0..t, 0..ff]));
+        lin(&self.down_proj, g.mul(gu.slice([0..b, 0..t, ff..ff2])))
+    }
+}
+
+/// One decoder layer. Exactly one of `self_attn`/`mla` and one of `mlp`/`moe` is set.
+#[derive(Module, Debug)]
+pub struct DecoderLayer<B: Backend> {
+    /// Pre-attention norm.
+    pub input_layernorm: RmsNorm<B>,
+    /// Grouped-query attention (Llama, Qwen2).
+    pub self_attn: Option<Attention<B>>,
+    /// Multi-head latent attention (DeepSeek-V3).
+    pub mla: Option<MlaAttention<B>>,
+    /// Pre-MLP norm.
+    pub post_attention_layernorm: RmsNorm<B>,
+    /// Dense MLP.
+    pub mlp: Option<Mlp<B>>,
+    /// Mixture of experts (DeepSeek-V3).
+    pub moe: Option<Moe<B>>,
+}
+
+/// Multi-head latent attention. The cache holds only the normalized KV latent
+/// (`kv_lora_rank` wide) and the shared rotary key (`qk_rope_head_dim` wide) per
+/// token; per-head keys and values are re-expanded from the latent on every step.
+#[derive(Module, Debug)]
+pub struct MlaAttention<B: Backend> {
+    /// Plain query projection (when `q_lora_rank` is `None`).
+    pub q_proj: Option<Linear<B>>,
+    /// Query down-projection.
+    pub q_a_proj: Option<Linear<B>>,
+    /// Norm of the query latent.
+    pub q_a_layernorm: Option<RmsNorm<B>>,
+    /// Query up-projection.
+    pub q_b_proj: Option<Linear<B>>,
+    /// Joint KV down-projection plus the shared rotary key.
+    pub kv_a_proj_with_mqa: Linear<B>,
+    /// Norm of the KV latent.
+    pub kv_a_layernorm: RmsNorm<B>,
+    /// KV up-projection to per-head `k_nope` and `v`.
+    pub kv_b_proj: Linear<B>,
+    /// Output projection.
+    pub o_proj: Linear<B>,
+    /// Heads.
+    pub num_heads: usize,
+    /// Query/key width without rotary.
+    pub nope: usize,
+    /// Rotary width.
+    pub rope: usize,
+    /// Value width.
+    pub v_dim: usize,
+    /// Latent width.
+    pub rank: usize,
+    /// Softmax scale.
+    pub scale: f64,
+}
+
+impl<B: Backend> MlaAttention<B> {
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rotary: &Rotary<B>,
+        cos: Tensor<B, 4>,
+        sin: Tensor<B, 4>,
+        mask: Option<Tensor<B, 4>>,
+        cache: &mut Option<LayerCache<B>>,
+    ) -> Tensor<B, 3> {
+        let [b, t, _] = x.dims();
+        let (h, nope, rope, vd, r) = (self.num_heads, self.nope, self.rope, self.v_dim, self.rank);
+        let q = match (
+            &self.q_proj,
+            &self.q_a_proj,
+            &self.q_a_layernorm,
+            &self.q_b_proj,
+        ) {
+            (Some(p), ..) => lin(p, x.clone()),
+            (None, Some(a), Some(n), Some(bp)) => lin(bp, n.forward(lin(a, x.clone()))),
+            _ => unreachable!("MlaAttention is built with a query projection"),
+        };
+        let q = q.reshape([b, t, h, nope + rope]).swap_dims(1, 2);
+        let q_nope = q.clone().slice([0..b, 0..h, 0..t, 0..nope]);
+        let q_pe = rotary.apply(
+            q.slice([0..b, 0..h, 0..t, nope..nope + rope]),
+            cos.clone(),
+            sin.clone(),
+        );
+        let ckv = lin(&self.kv_a_proj_with_mqa, x);
+        let latent = self
+            .kv_a_layernorm
+            .forward(ckv.clone().slice([0..b, 0..t, 0..r]));
+        let k_pe = ckv
+            .slice([0..b, 0..t, r..r + rope])
+            .reshape([b, 1, t, rope]);
+        let k_pe = rotary.apply(k_pe, cos, sin);
+        let latent = latent.reshape([b, 1, t, r]);
+        let (k_pe, latent) = match cache.take() {
+            Some(c) => (
+                Tensor::cat(vec![c.k, k_pe], 2),
+                Tensor::cat(vec![c.v, latent], 2),
+            ),
+            None => (k_pe, latent),
+        };
+        *cache = Some(LayerCache {
+            k: k_pe.clone(),
+            v: latent.clone(),
+        });
+        let s = latent.dims()[2];
+        let kv = lin(&self.kv_b_proj, latent.reshape([b, s, r]))
+            .reshape([b, s, h, nope + vd])
+            .swap_dims(1, 2);
+        let k_nope = kv.clone().slice([0..b, 0..h, 0..s, 0..nope]);
+        let v = kv.slice([0..b, 0..h, 0..s, nope..nope + vd]);
+        let scores = q_nope
+            .matmul(k_nope.swap_dims(2, 3))
+            .add(q_pe.matmul(k_pe.expand([b, h, s, rope]).swap_dims(2, 3)))
+            .mul_scalar(self.scale);
+        let scores = match mask {
+            Some(m) => scores.add(m.expand([b, h, t, s])),
+            None => scores,
+        };
+        let probs = softmax(scores, 3);
+        let out = probs.matmul(v).swap_dims(1, 2).reshape([b, t, h * vd]);
+        lin(&self.o_proj, out)
+    }
+}
+
+/// DeepSeekMoE: shared experts plus sigmoid-scored, group-limited top-k routed experts
+/// (DeepSeek-V3 `noaux_tc` routing with the score-correction bias used for selection only).
+#[derive(Module, Debug)]
+pub struct Moe<B: Backend> {
+    /// Router weight `[d, n_experts]`.
+    pub gate: Param<Tensor<B, 2>>,
+    /// Selection bias `[n_experts]` (`e_score_correction_bias`).
+    pub bias: Param<Tensor<B, 1>>,
+    /// Routed experts.
+    pub experts: Vec<Mlp<B>>,
+    /// Shared experts, fused.
+    pub shared: Option<Mlp<B>>,
+    /// Experts per token.
+    pub top_k: usize,
+    /// Groups.
+    pub n_group: usize,
+    /// Groups per token.
+    pub topk_group: usize,
+    /// Renormalize selected weights.
+    pub norm_topk_prob: bool,
+    /// Routed output multiplier.
+    pub scaling: f64,
+}
+
+/// DeepSeek-V3 routing for one token: returns `(expert, weight)` pairs.
+pub fn route(
+    logits: &[f32],
+    bias: &[f32],
+    top_k: usize,
+    n_group: usize,
+    topk_group: usize,
+    norm: bool,
+    scaling: f64,
+) -> Vec<(usize, f32)> {
+    let e = logits.len();
+    let scores: Vec<f32> = logits.iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect();
+    let choice: Vec<f32> = scores.iter().zip(bias).map(|(s, b)| s + b).collect();
+    let per = e / n_group;
+    // Group score: sum of the two best biased scores in the group.
+    let mut groups: Vec<(usize, f32)> = (0..n_group)
+        .map(|g| {
+            let mut v: Vec<f32> = choice[g * per..(g + 1) * per].to_vec();
+            v.sort_by(|a, b| b.total_cmp(a));
+            (g, v.iter().take(2).sum())
+        })
+        .collect();
+    groups.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let allowed: Vec<usize> = groups.iter().take(topk_group).map(|g| g.0).collect();
+    let mut cand: Vec<usize> = (0..e).filter(|i| allowed.contains(&(i / per))).collect();
+    cand.sort_by(|&a, &b| choice[b].total_cmp(&choice[a]).then(a.cmp(&b)));
+    cand.truncate(top_k);
+    let mut w: Vec<(usize, f32)> = cand.iter().map(|&i| (i, scores[i])).collect();
+    if norm && top_k > 1 {
+        let s: f32 = w.iter().map(|x| x.1).sum::<f32>() + 1e-20;
+        w.iter_mut().for_each(|x| x.1 /= s);
+    }
+    w.iter_mut().for_each(|x| x.1 *= scaling as f32);
+    w
+}
+
+impl<B: Backend> Moe<B> {
+    /// Routes every token and sums expert outputs.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, t, d] = x.dims();
+        let n = b * t;
+        let device = x.device();
+        let flat = x.clone().reshape([n, d]);
+        let n_exp = self.experts.len();
+        let logits = flat
+            .clone()
+            .matmul(self.gate.val())
+            .into_data()
+            .convert::<f32>();
+        let logits = logits
+            .into_vec::<f32>()
+            .unwrap_or_else(|_| vec![0.0; n * n_exp]);
+        let bias = self
+            .bias
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .unwrap_or_else(|_| vec![0.0; n_exp]);
+        let mut assigned: Vec<(Vec<i64>, Vec<f32>)> = vec![(vec![], vec![]); n_exp];
+        for tok in 0..n {
+            let row = &logits[tok * n_exp..(tok + 1) * n_exp];
+            for (e, w) in route(
+                row,
+                &bias,
+                self.top_k,
+                self.n_group,
+                self.topk_group,
+                self.norm_topk_prob,
+                self.scaling,
+            ) {
+                assigned[e].0.push(tok as i64);
+                assigned[e].1.push(w);
+            }
+        }
+        let mut out = Tensor::<B, 2>::zeros([n, d], &device);
+        for (expert, (idx, w)) in self.experts.iter().zip(assigned) {
+            if idx.is_empty() {
+                continue;
+            }
+            let m = idx.len();
+            let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [m]), &device);
+            let w = Tensor::<B, 2>::from_data(TensorData::new(w, [m, 1]), &device);
+            let y = expert
+                .forward(flat.clone().select(0, idx.clone()).reshape([1, m, d]))
+                .reshape([m, d])
+                .mul(w);
+            out = out.select_assign(0, idx, y, IndexingUpdateOp::Add);
+        }
+        let out = out.reshape([b, t, d]);
+        match &self.shared {
+            Some(s) => out.add(s.forward(x)),
+            None => out,
+        }
+    }
+}
+
+/// Rotary tables in the Hugging Face rotate-half layout: `cos`/`sin` are
+/// `[max_pos, head_dim]` with the frequency vector repeated twice.
+#[derive(Module, Debug)]
+pub struct Rotary<B: Backend> {
+    /// cos table.
+    pub cos: Tensor<B, 2>,
+    /// sin table.
+    pub sin: Tensor<B, 2>,
+}
+
+impl<B: Backend> Rotary<B> {
+    /// Builds tables for `max_pos` positions from per-pair inverse frequencies.
+    pub fn new(inv_freq: &[f64], max_pos: usize, device: &B::Device) -> Self {
+        let head_dim = inv_freq.len() * 2;
+        let mut cos = Vec::with_capacity(max_pos * head_dim);
+        let mut sin = Vec::with_capacity(max_pos * head_dim);
+        for p in 0..max_pos {
+            for _ in 0..2 {
+                for &inv in inv_freq {
+                    let a = p as f64 * inv;
+                    cos.push(a.cos() as f32);
+                    sin.push(a.sin() as f32);
+                }
+            }
+        }
+        Self {
+            cos: Tensor::from_data(TensorData::new(cos, [max_pos, head_dim]), device),
+            sin: Tensor::from_data(TensorData::new(sin, [max_pos, head_dim]), device),
+        }
+    }
+
+    /// Applies rotary to `x: [b, h, t, d]` with per-token positions `[b, t]`.
+    pub fn apply(&self, x: Tensor<B, 4>, cos: Tensor<B, 4>, sin: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [b, h, t, d] = x.dims();
+        let half = d / 2;
+        let x1 = x.clone().slice([0..b, 0..h, 0..t, 0..half]);
+        let x2 = x.clone().slice([0..b, 0..h, 0..t, half..d]);
+        let rot = Tensor::cat(vec![x2.neg(), x1], 3);
+        x.mul(cos).add(rot.mul(sin))
+    }
+
+    /// Gathers `[b, 1, t, d]` cos and sin tables for the given positions.
+    pub fn tables(
+        &self,
+        positions: &[Vec<usize>],
+        device: &B::Device,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let b = positions.len();
+        let t = positions.first().map_or(0, Vec::len);
+        let flat: Vec<i64> = positions.iter().flatten().map(|&p| p as i64).collect();
+        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(flat, [b * t]), device);
+        let d = self.cos.dims()[1];
+        let cos = self
+            .cos
+            .clone()
+            .select(0, idx.clone())
+            .reshape([b, 1, t, d]);
+        let sin = self.sin.clone().select(0, idx).reshape([b, 1, t, d]);
+        (cos, sin)
+    }
+}
+
+/// Key/value cache of one layer: `[b, kv_heads, len, head_dim]`.
+#[derive(Debug, Clone)]
+pub struct LayerCache<B: Backend> {
+    /// Keys.
+    pub k: Tensor<B, 4>,
+    /// Values.
+    pub v: Tensor<B, 4>,
+}
+
+/// KV cache for a batch of sequences that share one (left-padded) timeline.
+#[derive(Debug, Clone)]
+pub struct KvCache<B: Backend> {
+    /// Per-layer caches (None before the first forward).
+    pub layers: Vec<Option<LayerCache<B>>>,
+    /// Number of cached slots (including padding).
+    pub len: usize,
+    /// Per-sequence count of left-padding slots.
+    pub pad: Vec<usize>,
+}
+
+impl<B: Backend> KvCache<B> {
+    /// Empty cache for `n_layers` layers and the given left padding per sequence.
+    pub fn new(n_layers: usize, pad: Vec<usize>) -> Self {
+        Self {
+            layers: vec![None; n_layers],
+            len: 0,
+            pad,
+        }
+    }
+}
+
+impl<B: Backend> Attention<B> {
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rotary: &Rotary<B>,
+        cos: Tensor<B, 4>,
+        sin: Tensor<B, 4>,
+        mask: Option<Tensor<B, 4>>,
+        cache: &mut Option<LayerCache<B>>,
+    ) -> Tensor<B, 3> {
+        let [b, t, _] = x.dims();
+        let (h, kvh, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        let (qd, kvd) = (h * hd, kvh * hd);
+        let qkv = lin(&self.qkv_proj, x);
+        let q = qkv
+            .clone()
+            .slice([0..b, 0..t, 0..qd])
+            .reshape([b, t, h, hd])
+            .swap_dims(1, 2);
+        let k = qkv
+            .clone()
+            .slice([0..b, 0..t, qd..qd + kvd])
+            .reshape([b, t, kvh, hd])
+            .swap_dims(1, 2);
+        let v = qkv
+            .slice([0..b, 0..t, qd + kvd..qd + 2 * kvd])
+            .reshape([b, t, kvh, hd])
+            .swap_dims(1, 2);
+        let q = rotary.apply(q, cos.clone(), sin.clone());
+        let k = rotary.apply(k, cos, sin);
+        let (k, v) = match cache.take() {
+            Some(c) => (Tensor::cat(vec![c.k, k], 2), Tensor::cat(vec![c.v, v], 2)),
+            None => (k, v),
+        };
+        *cache = Some(LayerCache {
+            k: k.clone(),
+            v: v.clone(),
+        });
+        let s = k.dims()[2];
+        let rep = h / kvh;
+        // Group query heads by their kv head: [b, kvh, rep * t, hd].
+        let q = q.reshape([b, kvh, rep * t, hd]);
+        let scale = 1.0 / (hd as f64).sqrt();
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
+        let scores = match mask {
+            Some(m) => {
+                let m =
+                    m.unsqueeze_dim::<5>(2)
+                        .expand([b, 1, rep, t, s])
+                        .reshape([b, 1, rep * t, s]);
+                scores.add(m)
+            }
+            None => scores,
+        };
+        let probs = softmax(scores, 3);
+        let out = probs
+            .matmul(v)
+            .reshape([b, h, t, hd])
+            .swap_dims(1, 2)
+            .reshape([b, t, h * hd]);
+        lin(&self.o_proj, out)
+    }
+}
+
+/// The full decoder.
+#[derive(Module, Debug)]
+pub struct Transformer<B: Backend> {
+    /// Token embedding `[vocab, d]`.
+    pub embed_tokens: Param<Tensor<B, 2>>,
+    /// Decoder layers.
+    pub layers: Vec<DecoderLayer<B>>,
+    /// Final norm.
+    pub norm: RmsNorm<B>,
+    /// LM head (a transposed copy of the embedding when tied).
+    pub lm_head: Linear<B>,
+    /// Rotary tables.
+    pub rotary: Rotary<B>,
+}
+
+/// What a forward pass returns.
+#[derive(Debug, Clone)]
+pub struct ForwardOutput<B: Backend> {
+    /// Logits `[b, t_out, vocab]` (`t_out` is 1 unless all positions were requested).
+    pub logits: Tensor<B, 3>,
+    /// Residual stream after the embedding and after every layer (`num_layers + 1`
+    /// tensors of `[b, t, d]`), when requested.
+    pub hidden_states: Option<Vec<Tensor<B, 3>>>,
+}
+
+/// Forward options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ForwardOptions {
+    /// Return logits for all positions instead of only the last one.
+    pub all_logits: bool,
+    /// Collect per-layer hidden states.
+    pub hidden_states: bool,
+}
+
+fn linear<B: Backend>(w: HostTensor, bias: Option<HostTensor>, device: &B::Device) -> Linear<B> {
+    // HF stores [out, in]; burn's Linear wants [in, out].
+    let (out, inp) = (w.shape[0], w.shape[1]);
+    let mut t = vec![0.0f32; w.data.len()];
+    for o in 0..out {
+        for i in 0..inp {
+            t[i * out + o] = w.data[o * inp + i];
+        }
+    }
+    Linear {
+        weight: Param::from_tensor(Tensor::from_data(TensorData::new(t, [inp, out]), device)),
+        bias: bias
+            .map(|b| Param::from_tensor(Tensor::from_data(TensorData::new(b.data, [out]), device))),
+    }
+}
+
+/// Concatenates `[rows_i, cols]` (or `[rows_i]`) host tensors along the rows.
+fn stack_rows(parts: Vec<HostTensor>) -> HostTensor {
+    let rows: usize = parts.iter().map(|p| p.shape[0]).sum();
+    let mut shape = parts.first().map(|p| p.shape.clone()).unwrap_or_default();
+    if let Some(r) = shape.first_mut() {
+        *r = rows;
+    }
+    let data = parts.into_iter().flat_map(|p| p.data).collect();
+    HostTensor { shape, data }
+}
+
+fn vector<B: Backend>(t: HostTensor, device: &B::Device) -> Param<Tensor<B, 1>> {
+    let n = t.data.len();
+    Param::from_tensor(Tensor::from_data(TensorData::new(t.data, [n]), device))
+}
+
+fn load_norm<B: Backend>(
+    src: &mut dyn WeightSource,
+    name: &str,
+    d: usize,
+    eps: f64,
+    device: &B::Device,
+) -> Result<RmsNorm<B>> {
+    Ok(RmsNorm {
+        weight: vector(src.require(name, &[d])?, device),
+        eps,
+    })
+}
+
+fn load_linear<B: Backend>(
+    src: &mut dyn WeightSource,
+    name: &str,
+    out: usize,
+    inp: usize,
+    device: &B::Device,
+) -> Result<Linear<B>> {
+    Ok(linear(src.require(name, &[out, inp])?, None, device))
+}
+
+fn load_mlp<B: Backend>(
+    src: &mut dyn WeightSource,
+    prefix: &str,
+    d: usize,
+    ff: usize,
+    device: &B::Device,
+) -> Result<Mlp<B>> {
+    let gate = src.require(&format!("{prefix}.gate_proj.weight"), &[ff, d])?;
+    let up = src.require(&format!("{prefix}.up_proj.weight"), &[ff, d])?;
+    Ok(Mlp {
+        gate_up_proj: linear(stack_rows(vec![gate, up]), None, device),
+        down_proj: load_linear(src, &format!("{prefix}.down_proj.weight"), d, ff, device)?,
+    })
+}
+
+fn load_gqa<B: Backend>(
+    cfg: &ModelConfig,
+    src: &mut dyn WeightSource,
+    i: usize,
+    device: &B::Device,
+) -> Result<Attention<B>> {
+    let (d, hd) = (cfg.hidden_size, cfg.head_dim);
+    let (qd, kvd) = (cfg.num_heads * hd, cfg.num_kv_heads * hd);
+    let p = |s: &str| format!("layers.{i}.self_attn.{s}");
+    let mut proj = |n: &str, out: usize, bias: bool| -> Result<(HostTensor, Option<HostTensor>)> {
+        let w = src.require(&p(&format!("{n}.weight")), &[out, d])?;
+        let b = if bias {
+            Some(src.require(&p(&format!("{n}.bias")), &[out])?)
+        } else {
+            None
+        };
+        Ok((w, b))
+    };
+    let (qw, qb) = proj("q_proj", qd, cfg.attention_bias)?;
+    let (kw, kb) = proj("k_proj", kvd, cfg.attention_bias)?;
+    let (vw, vb) = proj("v_proj", kvd, cfg.attention_bias)?;
+    let bias = match (qb, kb, vb) {
+        (Some(q), Some(k), Some(v)) => Some(stack_rows(vec![q, k, v])),
+        _ => None,
+    };
+    Ok(Attention {
+        qkv_proj: linear(stack_rows(vec![qw, kw, vw]), bias, device),
+        o_proj: load_linear(src, &p("o_proj.weight"), d, qd, device)?,
+        num_heads: cfg.num_heads,
+        num_kv_heads: cfg.num_kv_heads,
+        head_dim: hd,
+    })
+}
+
+/// DeepSeek's rotary pairs interleaved dimensions (2i, 2i+1); reordering the rows
+/// that produce the rotary part to (evens, odds) lets the rotate-half code apply.
+fn deinterleave_rows(w: &mut HostTensor, start: usize, rope: usize) {
+    let cols = w.shape.get(1).copied().unwrap_or(1);
+    let block: Vec<f32> = w.data[start * cols..(start + rope) * cols].to_vec();
+    for j in 0..rope {
+        let src = if j < rope / 2 {
+            2 * j
+        } else {
+            2 * (j - rope / 2) + 1
+        };
+        w.data[(start + j) * cols..(start + j + 1) * cols]
+            .copy_from_slice(&block[src * cols..(src + 1) * cols]);
+    }
+}
+
+fn load_mla<B: Backend>(
+    cfg: &ModelConfig,
+    m: &MlaConfig,
+    src: &mut dyn WeightSource,
+    i: usize,
+    device: &B::Device,
+) -> Result<MlaAttention<B>> {
+    let d = cfg.hidden_size;
+    let h = cfg.num_heads;
+    let (nope, rope, vd, r) = (
+        m.qk_nope_head_dim,
+        m.qk_rope_head_dim,
+        m.v_head_dim,
+        m.kv_lora_rank,
+    );
+    let qh = nope + rope;
+    let p = |s: &str| format!("layers.{i}.self_attn.{s}");
+    let fix_q = |mut w: HostTensor| {
+        for head in 0..h {
+            deinterleave_rows(&mut w, head * qh + nope, rope);
+        }
+        w
+    };
+    let (q_proj, q_a_proj, q_a_layernorm, q_b_proj) = match m.q_lora_rank {
+        None => (
+            Some(linear(
+                fix_q(src.require(&p("q_proj.weight"), &[h * qh, d])?),
+                None,
+                device,
+            )),
+            None,
+            None,
+            None,
+        ),
+        Some(qr) => (
+            None,
+            Some(load_linear(src, &p("q_a_proj.weight"), qr, d, device)?),
+            Some(load_norm(
+                src,
+                &p("q_a_layernorm.weight"),
+                qr,
+                cfg.rms_norm_eps,
+                device,
+            )?),
+            Some(linear(
+                fix_q(src.require(&p("q_b_proj.weight"), &[h * qh, qr])?),
+                None,
+                device,
+            )),
+        ),
+    };
+    let mut kv_a = src.require(&p("kv_a_proj_with_mqa.weight"), &[r + rope, d])?;
+    deinterleave_rows(&mut kv_a, r, rope);
+    Ok(MlaAttention {
+        q_proj,
+        q_a_proj,
+        q_a_layernorm,
+        q_b_proj,
+        kv_a_proj_with_mqa: linear(kv_a, None, device),
+        kv_a_layernorm: load_norm(
+            src,
+            &p("kv_a_layernorm.weight"),
+            r,
+            cfg.rms_norm_eps,
+            device,
+        )?,
+        kv_b_proj: load_linear(src, &p("kv_b_proj.weight"), h * (nope + vd), r, device)?,
+        o_proj: load_linear(src, &p("o_proj.weight"), d, h * vd, device)?,
+        num_heads: h,
+        nope,
+        rope,
+        v_dim: vd,
+        rank: r,
+        scale: m.softmax_scale,
+    })
+}
+
+fn load_moe<B: Backend>(
+    cfg: &ModelConfig,
+    m: &MoeConfig,
+    src: &mut dyn WeightSource,
+    i: usize,
+    device: &B::Device,
+) -> Result<Moe<B>> {
+    let d = cfg.hidden_size;
+    let e = m.n_routed_experts;
+    let p = |s: &str| format!("layers.{i}.mlp.{s}");
+    let gate = linear::<B>(src.require(&p("gate.weight"), &[e, d])?, None, device).weight;
+    let bias = match src.load(&p("gate.e_score_correction_bias"))? {
+        Some(b) if b.shape == [e] => vector(b, device),
+        Some(b) => {
+            return Err(InferenceError::ShapeMismatch {
+                tensor: p("gate.e_score_correction_bias"),
+                expected: vec![e],
+                found: b.shape,
+            });
+        }
+        None => vector(
+            HostTensor {
+                shape: vec![e],
+                data: vec![0.0; e],
+            },
+            device,
+        ),
+    };
+    let experts = (0..e)
+        .map(|j| {
+            load_mlp(
+                src,
+                &p(&format!("experts.{j}")),
+                d,
+                m.moe_intermediate_size,
+                device,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let shared = if m.n_shared_experts > 0 {
+        Some(load_mlp(
+            src,
+            &p("shared_experts"),
+            d,
+            m.moe_intermediate_size * m.n_shared_experts,
+            device,
+        )?)
+    } else {
+        None
+    };
+    Ok(Moe {
+        gate,
+        bias,
+        experts,
+        shared,
+        top_k: m.num_experts_per_tok,
+        n_group: m.n_group,
+        topk_group: m.topk_group,
+        norm_topk_prob: m.norm_topk_prob,
+        scaling: m.routed_scaling_factor,
+    })
+}
+
+impl<B: Backend> Transformer<B> {
+    /// Builds the model from a weight source, checking every shape against `cfg`.
+    pub fn load(cfg: &ModelConfig, src: &mut dyn WeightSource, device: &B::Device) -> Result<Self> {
+        Self::load_with_progress(cfg, src, device, &mut |_, _| {})
+    }
+
+    /// Like [`Transformer::load`], calling `progress(done_layers, total_layers)`.
+    pub fn load_with_progress(
+        cfg: &ModelConfig,
+        src: &mut dyn WeightSource,
+        device: &B::Device,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Self> {
+        Self::load_with_options(cfg, src, device, WeightPrecision::F32, progress)
+    }
+
+    /// Like [`Transformer::load_with_progress`], storing linear weights in `precision`
+    /// (converted layer by layer, so f32 copies of only one layer exist at a time).
+    pub fn load_with_options(
+        cfg: &ModelConfig,
+        src: &mut dyn WeightSource,
+        device: &B::Device,
+        precision: WeightPrecision,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Self> {
+        let d = cfg.hidden_size;
+        let emb = src.require("embed_tokens.weight", &[cfg.vocab_size, d])?;
+        let mut layers = Vec::with_capacity(cfg.num_layers);
+        for i in 0..cfg.num_layers {
+            let p = |s: &str| format!("layers.{i}.{s}");
+            let (self_attn, mla) = match &cfg.mla {
+                None => (Some(load_gqa(cfg, src, i, device)?), None),
+                Some(m) => (None, Some(load_mla(cfg, m, src, i, device)?)),
+            };
+            let (mlp, moe) = match &cfg.moe {
+                Some(m) if m.is_moe_layer(i) => (None, Some(load_moe(cfg, m, src, i, device)?)),
+                _ => (
+                    Some(load_mlp(src, &p("mlp"), d, cfg.intermediate_size, device)?),
+                    None,
+                ),
+            };
+            let mut layer = DecoderLayer {
+                input_layernorm: load_norm(
+                    src,
+                    &p("input_layernorm.weight"),
+                    d,
+                    cfg.rms_norm_eps,
+                    device,
+                )?,
+                self_attn,
+                mla,
+                post_attention_layernorm: load_norm(
+                    src,
+                    &p("post_attention_layernorm.weight"),
+                    d,
+                    cfg.rms_norm_eps,
+                    device,
+                )?,
+                mlp,
+                moe,
+            };
+            layer.cast_linears(precision);
+            layers.push(layer);
+            progress(i + 1, cfg.num_layers);
+        }
+        let norm = RmsNorm {
+            weight: vector(src.require("norm.weight", &[d])?, device),
+            eps: cfg.rms_norm_eps,
+        };
+        let head = match src.load("lm_head.weight")? {
+            Some(h) if !cfg.tie_word_embeddings || h.shape == [cfg.vocab_size, d] => {
+                if h.shape != [cfg.vocab_size, d] {
+                    return Err(InferenceError::ShapeMismatch {
+                        tensor: "lm_head.weight".into(),
+                        expected: vec![cfg.vocab_size, d],
+                        found: h.shape,
+                    });
+                }
+                h
+            }
+            _ if cfg.tie_word_embeddings => emb.clone(),
+            _ => return Err(InferenceError::MissingTensor("lm_head.weight".into())),
+        };
+        let mut lm_head = linear(head, None, device);
+        cast_linear(&mut lm_head, precision);
+        let embed_tokens = Param::from_tensor(Tensor::from_data(
+            TensorData::new(emb.data, [cfg.vocab_size, d]),
+            device,
+        ));
+        let mut inv_freq = cfg.inv_freq();
+        // llama.cpp stores Llama-3 rope scaling as per-pair frequency divisors.
+        if let Some(f) = src.load("rope_freqs.weight")? {
+            if f.data.len() != inv_freq.len() {
+                return Err(InferenceError::ShapeMismatch {
+                    tensor: "rope_freqs.weight".into(),
+                    expected: vec![inv_freq.len()],
+                    found: f.shape,
+                });
+            }
+            inv_freq
+                .iter_mut()
+                .zip(&f.data)
+                .for_each(|(x, d)| *x /= f64::from(*d));
+        }
+        Ok(Self {
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+            rotary: Rotary::new(&inv_freq, cfg.max_position_embeddings, device),
+        })
+    }
+
+    /// Maximum sequence length supported by the rotary table.
+    pub fn max_len(&self) -> usize {
+        self.rotary.cos.dims()[0]
+    }
+
+    /// Runs `tokens` (`[b][t]`, same `t` for all rows) through the model, appending to
+    /// `cache`. Row `i`'s first `cache.pad[i]` slots are padding and never attended.
+    pub fn forward(
+        &self,
+        tokens: &[Vec<u32>],
+        cache: &mut KvCache<B>,
+        opts: ForwardOptions,
+    ) -> Result<ForwardOutput<B>> {
+        let device = self.embed_tokens.val().device();
+        let b = tokens.len();
+        let t = tokens.first().map_or(0, Vec::len);
+        if b == 0 || t == 0 || tokens.iter().any(|r| r.len() != t) || cache.pad.len() != b {
+            return Err(InferenceError::InvalidRequest(
+                "forward needs a non-empty rectangular batch matching the cache".into(),
+            ));
+        }
+        let past = cache.len;
+        let total = past + t;
+        if total > self.max_len() {
+            return Err(InferenceError::InvalidRequest(format!(
+                "sequence length {total} exceeds the model maximum {}",
+                self.max_len()
+            )));
+        }
+        let vocab = self.embed_tokens.val().dims()[0];
+        let flat: Vec<i64> = tokens.iter().flatten().map(|&x| i64::from(x)).collect();
+        if let Some(bad) = flat.iter().find(|&&x| x as usize >= vocab) {
+            return Err(InferenceError::InvalidRequest(format!(
+                "token id {bad} >= vocab {vocab}"
+            )));
+        }
+        let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(flat, [b * t]), &device);
+        let d = self.embed_tokens.val().dims()[1];
+        let mut x = self.embed_tokens.val().select(0, ids).reshape([b, t, d]);
+        // Positions skip the padding; the mask hides padding and the future.
+        let positions: Vec<Vec<usize>> = (0..b)
+            .map(|i| {
+                (past..total)
+                    .map(|s| s.saturating_sub(cache.pad[i]))
+                    .collect()
+            })
+            .collect();
+        let (cos, sin) = self.rotary.tables(&positions, &device);
+        let mut mask = vec![0.0f32; b * t * total];
+        let mut masked = false;
+        for i in 0..b {
+            for q in 0..t {
+                for s in 0..total {
+                    // A padding query attends to itself only, so its row stays finite.
+                    if s > past + q || (s < cache.pad[i] && s != past + q) {
+                        mask[(i * t + q) * total + s] = f32::NEG_INFINITY;
+                        masked = true;
+                    }
+                }
+            }
+        }
+        // A single decode step without padding attends to everything: no mask needed.
+        let mask = masked
+            .then(|| Tensor::<B, 4>::from_data(TensorData::new(mask, [b, 1, t, total]), &device));
+        let mut hidden = opts.hidden_states.then(Vec::new);
+        if let Some(hs) = hidden.as_mut() {
+            hs.push(x.clone());
+        }
+        for (layer, lc) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            let h = layer.input_layernorm.forward(x.clone());
+            let (c, sn, mk) = (cos.clone(), sin.clone(), mask.clone());
+            let a = match (&layer.self_attn, &layer.mla) {
+                (Some(att), _) => att.forward(h, &self.rotary, c, sn, mk, lc),
+                (None, Some(mla)) => mla.forward(h, &self.rotary, c, sn, mk, lc),
+                (None, None) => unreachable!("every layer is built with an attention block"),
+            };
+            x = x.add(a);
+            let h = layer.post_attention_layernorm.forward(x.clone());
+            let m = match (&layer.mlp, &layer.moe) {
+                (Some(mlp), _) => mlp.forward(h),
+                (None, Some(moe)) => moe.forward(h),
+                (None, None) => unreachable!("every layer is built with a feed-forward block"),
+            };
+            x = x.add(m);
+            if let Some(hs) = hidden.as_mut() {
+                hs.push(x.clone());
+            }
+        }
+        cache.len = total;
+        let x = if opts.all_logits {
+            x
+        } else {
+            x.slice([0..b, t - 1..t, 0..d])
+        };
+        let logits = lin(&self.lm_head, self.norm.forward(x));
+        Ok(ForwardOutput {
+            logits,
+            hidden_states: hidden,
+        })
+    }
+}

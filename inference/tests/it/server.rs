@@ -1,0 +1,194 @@
+//! The compute-node HTTP server, end to end over TCP with SmolLM2.
+
+use std::time::Duration;
+
+use comrade_inference::Cpu;
+use comrade_inference::engine::Engine;
+use comrade_inference::fetch::ensure_smollm2;
+use comrade_inference::server::{ServerConfig, router};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Reply {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u8]) -> Reply {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    s.write_all(body).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (headers, body) = text.split_once("\r\n\r\n").expect("http reply");
+    let status = headers[9..12].parse().expect("status");
+    Reply {
+        status,
+        headers: headers.to_ascii_lowercase(),
+        body: body.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_end_to_end() {
+    let path = ensure_smollm2().expect("fetch");
+    let engine = tokio::task::spawn_blocking(move || {
+        Engine::<Cpu>::load(&path, &Default::default(), &mut |_, _| {}).expect("load")
+    })
+    .await
+    .expect("join");
+    let cfg = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        max_prompt_tokens: 64,
+        max_output_tokens: 64,
+        max_queue: 1,
+        max_batch: 4,
+    };
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = router(engine, cfg);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let r = request(addr, "GET", "/health", b"").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = request(addr, "GET", "/v1/models", b"").await;
+    assert!(r.body.contains("SmolLM2-135M-Instruct.Q4_1"), "{}", r.body);
+
+    // Non-streaming chat: greedy answer, stopped by <|im_end|>, plus usage.
+    let body = br#"{"messages":[{"role":"user","content":"What is the capital of France?"}],"max_tokens":8}"#;
+    let r = request(addr, "POST", "/v1/chat/completions", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let content = v["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("content");
+    assert_eq!(content, "The capital of France is Paris.");
+    assert_eq!(v["usage"]["completion_tokens"], 7);
+    // 37 = SmolLM2's default system prompt + the user turn (as golden prompt 1).
+    assert_eq!(v["usage"]["prompt_tokens"], 37);
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+
+    // Streaming chat: role chunk, content chunks, final chunk with usage, [DONE].
+    let body = br#"{"messages":[{"role":"user","content":"What is the capital of France?"}],"max_tokens":8,"stream":true}"#;
+    let r = request(addr, "POST", "/v1/chat/completions", body).await;
+    assert_eq!(r.status, 200);
+    assert!(r.headers.contains("text/event-stream"), "{}", r.headers);
+    let events: Vec<&str> = r
+        .body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(events.last(), Some(&"[DONE]"));
+    let mut text = String::new();
+    for e in &events[..events.len() - 1] {
+        let v: serde_json::Value = serde_json::from_str(e).expect("chunk json");
+        text.push_str(v["choices"][0]["delta"]["content"].as_str().unwrap_or(""));
+    }
+    assert_eq!(text, content, "streamed text equals the non-streamed text");
+    let last: serde_json::Value = serde_json::from_str(events[events.len() - 2]).expect("json");
+    assert_eq!(last["usage"]["completion_tokens"], 7);
+    assert_eq!(last["choices"][0]["finish_reason"], "stop");
+
+    // Plain completion.
+    let r = request(
+        addr,
+        "POST",
+        "/v1/completions",
+        br#"{"prompt":"The capital of France is","max_tokens":3}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(v["usage"]["completion_tokens"], 3);
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert!(v["choices"][0]["text"].is_string(), "{}", r.body);
+
+    // Input sanitization.
+    let r = request(addr, "POST", "/v1/chat/completions", b"{not json").await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("invalid JSON"), "{}", r.body);
+    let r = request(
+        addr,
+        "POST",
+        "/v1/completions",
+        b"{\"prompt\":\"\xff\xfe\"}",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("UTF-8"), "{}", r.body);
+    let long = format!(r#"{{"prompt":"{}","max_tokens":2}}"#, "word ".repeat(200));
+    let r = request(addr, "POST", "/v1/completions", long.as_bytes()).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("limit"), "{}", r.body);
+    let r = request(
+        addr,
+        "POST",
+        "/v1/completions",
+        br#"{"prompt":"hi","max_tokens":65}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = request(
+        addr,
+        "POST",
+        "/v1/completions",
+        br#"{"prompt":"hi","temperature":-1}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = request(
+        addr,
+        "POST",
+        "/v1/completions",
+        br#"{"prompt":"hi","model":"gpt-9"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+
+    // Queue full: max_queue = 1, so a second request while one runs gets 429.
+    let busy = tokio::spawn(request(
+        addr,
+        "POST",
+        "/v1/completions",
+        br#"{"prompt":"1, 2, 3, 4, 5, 6,","max_tokens":64}"#,
+    ));
+    // Wait until the busy request holds the only queue slot.
+    let mut waited = 0;
+    loop {
+        let h = request(addr, "GET", "/health", b"").await;
+        if h.body.contains("\"queue_depth\":1") || waited > 500 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    let r = request(
+        addr,
+        "POST",
+        "/v1/completions",
+        br#"{"prompt":"hi","max_tokens":2}"#,
+    )
+    .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.headers.contains("retry-after: 1"), "{}", r.headers);
+    assert_eq!(busy.await.expect("join").status, 200);
+
+    let r = request(addr, "GET", "/metrics", b"").await;
+    for name in [
+        "comrade_requests_total 4",
+        "comrade_requests_rejected_total 1",
+        "comrade_queue_depth 0",
+        "comrade_decode_tokens_per_second",
+        "comrade_request_latency_seconds_bucket",
+        "comrade_time_to_first_token_seconds_count 1",
+    ] {
+        assert!(r.body.contains(name), "{name} missing in\n{}", r.body);
+    }
+}
