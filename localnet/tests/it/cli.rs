@@ -24,6 +24,8 @@ fn up(dir: &Path, bin: &Path) -> anyhow::Result<()> {
             base_port: 21_600,
             reset: false,
             timeout: 60,
+            compute: false,
+            compute_listen: "127.0.0.1:21995".into(),
         },
         bin.to_path_buf(),
     )

@@ -20,6 +20,7 @@
 mod bad_tx;
 mod cli;
 mod common;
+mod compute;
 mod consistency;
 mod crash;
 mod send;
