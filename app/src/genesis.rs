@@ -221,6 +221,41 @@ fn amount(field: &str, s: &str) -> Result<Amount, GenesisError> {
 }
 
 impl AppState {
+    /// An `app_state` for development and test networks: `balances` in the
+    /// native denom of `params`, the given validators, no crowdfunding and
+    /// unfunded treasury and free-access pool. Real networks use the
+    /// whitepaper distribution of `comrade genesis init`.
+    pub fn dev(
+        params: Params,
+        balances: &[(Address, Amount)],
+        validators: Vec<GenesisValidator>,
+    ) -> Self {
+        let total = balances
+            .iter()
+            .fold(0u128, |acc, (_, a)| acc.saturating_add(*a));
+        AppState {
+            bank: BankGenesis {
+                balances: balances
+                    .iter()
+                    .map(|(a, amt)| GenesisBalance {
+                        address: a.to_string(),
+                        amount: amt.to_string(),
+                        denom: params.denom.clone(),
+                    })
+                    .collect(),
+            },
+            validators,
+            distribution: Distribution {
+                total_supply: total.to_string(),
+                crowdfunding_bps: 0,
+                crowdfunding: Vec::new(),
+                treasury: "0".into(),
+                free_access_pool: "0".into(),
+            },
+            params,
+        }
+    }
+
     /// Parses `app_state` JSON bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Self, GenesisError> {
         serde_json::from_slice(bytes).map_err(|e| GenesisError::Json(e.to_string()))

@@ -23,7 +23,7 @@ use tendermint_proto::v0_38::{
 
 use crate::{
     App,
-    genesis::{AppState, BankGenesis, Distribution, GenesisBalance, GenesisValidator},
+    genesis::{AppState, GenesisValidator},
     params::Params,
     validators::consensus_address,
     vote_ext,
@@ -76,39 +76,18 @@ impl TestValidator {
 /// Builds a genesis `app_state` funding `balances` with the default params
 /// and no crowdfunding.
 pub fn genesis(balances: &[(Address, u128)], validators: &[TestValidator]) -> AppState {
-    let params = Params::default();
-    let total: u128 = balances.iter().map(|(_, a)| *a).sum();
-    AppState {
-        bank: BankGenesis {
-            balances: balances
-                .iter()
-                .map(|(a, amt)| GenesisBalance {
-                    address: a.to_string(),
-                    amount: amt.to_string(),
-                    denom: params.denom.clone(),
-                })
-                .collect(),
-        },
-        validators: validators
-            .iter()
-            .enumerate()
-            .map(|(i, v)| GenesisValidator {
-                name: format!("val{i}"),
-                pub_key: base64::engine::general_purpose::STANDARD
-                    .encode(v.key.verification_key().to_bytes()),
-                power: v.power,
-                operator: v.operator.to_string(),
-            })
-            .collect(),
-        distribution: Distribution {
-            total_supply: total.to_string(),
-            crowdfunding_bps: 0,
-            crowdfunding: Vec::new(),
-            treasury: "0".into(),
-            free_access_pool: "0".into(),
-        },
-        params,
-    }
+    let validators = validators
+        .iter()
+        .enumerate()
+        .map(|(i, v)| GenesisValidator {
+            name: format!("val{i}"),
+            pub_key: base64::engine::general_purpose::STANDARD
+                .encode(v.key.verification_key().to_bytes()),
+            power: v.power,
+            operator: v.operator.to_string(),
+        })
+        .collect();
+    AppState::dev(Params::default(), balances, validators)
 }
 
 /// The mock-consensus harness.

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use comrade_app::{
-    genesis::{AppState, BankGenesis, Distribution, GenesisBalance, GenesisValidator},
+    genesis::{AppState, GenesisValidator},
     params::Params,
 };
 use comrade_primitives::Address;
@@ -104,28 +104,7 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
             }
         })
         .collect();
-    let total: u128 = balances.iter().map(|(_, a)| *a).sum();
-    AppState {
-        bank: BankGenesis {
-            balances: balances
-                .iter()
-                .map(|(a, amt)| GenesisBalance {
-                    address: a.to_string(),
-                    amount: amt.to_string(),
-                    denom: params.denom.clone(),
-                })
-                .collect(),
-        },
-        validators,
-        distribution: Distribution {
-            total_supply: total.to_string(),
-            crowdfunding_bps: 0,
-            crowdfunding: Vec::new(),
-            treasury: "0".into(),
-            free_access_pool: "0".into(),
-        },
-        params,
-    }
+    AppState::dev(params, &balances, validators)
 }
 
 /// The CometBFT genesis document. For [`AppKind::Comrade`] the validator set
