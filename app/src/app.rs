@@ -275,7 +275,7 @@ impl App {
         ))?;
         let root = self.block_on(storage.commit(state))?;
         *lock(&self.inner.chain_id) = Some(req.chain_id.clone());
-        self.reset_mempool();
+        self.reset_mempool()?;
 
         let updates = genesis
             .validators
@@ -296,9 +296,15 @@ impl App {
         })
     }
 
-    fn reset_mempool(&self) {
+    fn reset_mempool(&self) -> Result<()> {
         let snap = self.inner.storage.latest_snapshot();
-        *self.inner.mempool.blocking_lock() = StateDelta::new(snap);
+        let mut state = StateDelta::new(snap);
+        if self.inner.storage.latest_version() != PRE_GENESIS {
+            let params = self.block_on(state.params())?;
+            cache_params(&mut state, params);
+        }
+        *self.inner.mempool.blocking_lock() = state;
+        Ok(())
     }
 
     /// Runs the whole pipeline for one tx on a fork of `state`; applies the
@@ -688,7 +694,7 @@ impl App {
             .context("Commit without FinalizeBlock")?;
         self.inner.storage.commit_batch(pending.batch)?;
         debug_assert_eq!(self.inner.storage.latest_version(), pending.height);
-        self.reset_mempool();
+        self.reset_mempool()?;
         Ok(ResponseCommit { retain_height: 0 })
     }
 

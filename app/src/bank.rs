@@ -70,7 +70,11 @@ pub async fn credit<S: StateRead + StateWrite>(
             format!("balance of {to} would overflow: {balance} + {amount}"),
         );
     };
-    state.get_or_create_account(to).await?;
+    // An address holding funds has an account already (every credit creates
+    // one), so only an empty balance needs the account lookup.
+    if balance == 0 {
+        state.get_or_create_account(to).await?;
+    }
     state.put_balance(to, new);
     Ok(())
 }
