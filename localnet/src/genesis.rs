@@ -120,7 +120,7 @@ pub(crate) fn genesis_json(cfg: &LocalnetConfig, pub_keys: &[String]) -> Result<
             })?;
             let state = serde_json::to_value(&state)
                 .map_err(|e| LocalnetError::Config(format!("app_state: {e}")))?;
-            (Vec::new(), "1", Some(state))
+            (Vec::new(), 1, Some(state))
         }
         AppKind::KvStore => {
             let vals = pub_keys
@@ -134,24 +134,19 @@ pub(crate) fn genesis_json(cfg: &LocalnetConfig, pub_keys: &[String]) -> Result<
                     })
                 })
                 .collect();
-            (vals, "0", None)
+            (vals, 0, None)
         }
     };
+    // The same consensus params `comrade genesis init` writes.
+    let mut params = comrade_genesis::ConsensusParams::default();
+    params.abci.vote_extensions_enable_height = ve_height;
+    let params = serde_json::to_value(&params)
+        .map_err(|e| LocalnetError::Config(format!("consensus params: {e}")))?;
     let mut g = json!({
         "genesis_time": tendermint::Time::now().to_rfc3339(),
         "chain_id": cfg.chain_id,
         "initial_height": "1",
-        "consensus_params": {
-            "block": { "max_bytes": "4194304", "max_gas": "-1" },
-            "evidence": {
-                "max_age_num_blocks": "100000",
-                "max_age_duration": "172800000000000",
-                "max_bytes": "1048576"
-            },
-            "validator": { "pub_key_types": ["ed25519"] },
-            "version": { "app": "0" },
-            "abci": { "vote_extensions_enable_height": ve_height }
-        },
+        "consensus_params": params,
         "validators": validators,
         "app_hash": "",
     });
