@@ -21,6 +21,13 @@ fn snapshot(f: &Fixture, addrs: &[Address]) -> Snapshot {
     }
 }
 
+/// Alice sends `amount` `denom` to Bob, signed with `o`.
+fn alice_to_bob(f: &Fixture, denom: &str, amount: &str, o: SignOptions<'_>) -> Vec<u8> {
+    let from = address_of(&f.alice).to_string();
+    let to = address_of(&f.bob).to_string();
+    sign_tx(&f.alice, vec![msg_send(&from, &to, denom, amount)], &o)
+}
+
 /// Submits `tx` to CheckTx and in a block; asserts `code` both times and that
 /// nothing changed.
 fn assert_rejected(f: &mut Fixture, tx: Vec<u8>, code: ResultCode) {
@@ -73,13 +80,12 @@ fn junk_bytes() {
 #[test]
 fn oversize_tx() {
     let mut f = fixture();
-    let bob = address_of(&f.bob).to_string();
-    let from = address_of(&f.alice).to_string();
     let memo = "x".repeat(70 * 1024);
-    let tx = sign_tx(
-        &f.alice,
-        vec![msg_send(&from, &bob, "ucomrade", "1")],
-        &SignOptions {
+    let tx = alice_to_bob(
+        &f,
+        "ucomrade",
+        "1",
+        SignOptions {
             memo: &memo,
             ..opts(f.alice_num, 0)
         },
@@ -117,12 +123,11 @@ fn signature_by_another_key() {
 #[test]
 fn wrong_chain_id() {
     let mut f = fixture();
-    let bob = address_of(&f.bob).to_string();
-    let from = address_of(&f.alice).to_string();
-    let tx = sign_tx(
-        &f.alice,
-        vec![msg_send(&from, &bob, "ucomrade", "1")],
-        &SignOptions {
+    let tx = alice_to_bob(
+        &f,
+        "ucomrade",
+        "1",
+        SignOptions {
             chain_id: "other-chain",
             ..opts(f.alice_num, 0)
         },
@@ -151,12 +156,11 @@ fn insufficient_funds() {
 #[test]
 fn fee_below_minimum() {
     let mut f = fixture();
-    let bob = address_of(&f.bob).to_string();
-    let from = address_of(&f.alice).to_string();
-    let tx = sign_tx(
-        &f.alice,
-        vec![msg_send(&from, &bob, "ucomrade", "1")],
-        &SignOptions {
+    let tx = alice_to_bob(
+        &f,
+        "ucomrade",
+        "1",
+        SignOptions {
             fee: ("1000", "ucomrade"),
             ..opts(f.alice_num, 0)
         },
@@ -182,13 +186,7 @@ fn amount_overflow() {
 #[test]
 fn unknown_denom() {
     let mut f = fixture();
-    let bob = address_of(&f.bob).to_string();
-    let from = address_of(&f.alice).to_string();
-    let tx = sign_tx(
-        &f.alice,
-        vec![msg_send(&from, &bob, "uatom", "1")],
-        &opts(f.alice_num, 0),
-    );
+    let tx = alice_to_bob(&f, "uatom", "1", opts(f.alice_num, 0));
     assert_rejected(&mut f, tx, ResultCode::UnknownDenom);
 }
 
