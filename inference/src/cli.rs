@@ -25,17 +25,24 @@ pub enum Device {
 /// Weight storage precision (see [`WeightPrecision`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Weights {
+    /// `quant` on the CPU, `f32` on CUDA.
+    Auto,
     /// f32.
     F32,
     /// f16.
     F16,
+    /// Block-quantized (a GGUF file's Q4_1/Q8_0 blocks as stored, other weights Q8_0);
+    /// CPU kernels with 8-bit activations, like llama.cpp.
+    Quant,
 }
 
-impl From<Weights> for WeightPrecision {
-    fn from(w: Weights) -> Self {
-        match w {
-            Weights::F32 => WeightPrecision::F32,
-            Weights::F16 => WeightPrecision::F16,
+impl Weights {
+    /// The precision this choice means on `device`.
+    pub fn precision(self, device: Device) -> WeightPrecision {
+        match (self, device) {
+            (Self::Auto, Device::Cpu) | (Self::Quant, _) => WeightPrecision::Quant,
+            (Self::Auto, _) | (Self::F32, _) => WeightPrecision::F32,
+            (Self::F16, _) => WeightPrecision::F16,
         }
     }
 }
@@ -72,9 +79,10 @@ pub enum ComputeCommand {
         /// Compute backend.
         #[arg(long, value_enum, default_value = "cpu")]
         device: Device,
-        /// Storage precision of the matmul weights: f32 (exact) or f16 (half the
-        /// memory and bandwidth; activations are rounded to f16 for each matmul).
-        #[arg(long, value_enum, default_value = "f32")]
+        /// Storage precision of the matmul weights: quant (GGUF Q4_1/Q8_0 blocks, 8-bit
+        /// activations; fastest on CPU), f32 (exact), f16 (half of f32's memory traffic),
+        /// auto = quant on cpu, f32 on cuda.
+        #[arg(long, value_enum, default_value = "auto")]
         weights: Weights,
     },
     /// Measure prefill and decode tokens/s at batch 1 and 8, compare with llama.cpp's
@@ -99,9 +107,10 @@ pub enum ComputeCommand {
         /// Compute backend.
         #[arg(long, value_enum, default_value = "cpu")]
         device: Device,
-        /// Storage precision of the matmul weights: f32 (exact) or f16 (half the
-        /// memory and bandwidth; activations are rounded to f16 for each matmul).
-        #[arg(long, value_enum, default_value = "f32")]
+        /// Storage precision of the matmul weights: quant (GGUF Q4_1/Q8_0 blocks, 8-bit
+        /// activations; fastest on CPU), f32 (exact), f16 (half of f32's memory traffic),
+        /// auto = quant on cpu, f32 on cuda.
+        #[arg(long, value_enum, default_value = "auto")]
         weights: Weights,
     },
 }
@@ -168,11 +177,11 @@ where
             max_queue,
             max_batch,
             threads,
-            device: _,
+            device: dev,
             weights,
         } => {
             init_threads(threads);
-            let (_, engine) = load::<B>(&model, device, weights.into())?;
+            let (_, engine) = load::<B>(&model, device, weights.precision(dev))?;
             #[cfg(feature = "server")]
             {
                 let cfg = crate::server::ServerConfig {
@@ -204,12 +213,13 @@ where
             prompt_tokens,
             decode_tokens,
             llama_bench,
-            device: _,
+            device: dev,
             weights,
         } => {
             let threads = init_threads(threads);
-            let (path, engine) = load::<B>(&model, device, weights.into())?;
-            println!("threads: {threads}, weights: {weights:?}");
+            let precision = weights.precision(dev);
+            let (path, engine) = load::<B>(&model, device, precision)?;
+            println!("threads: {threads}, weights: {precision:?}");
             // Warm-up (allocations, rayon start-up).
             crate::bench::measure(&engine, 1, 8, 2)?;
             for batch in [1, 8] {
@@ -236,22 +246,15 @@ where
                 );
             }
             let bw = crate::bench::memory_bandwidth_gbs(threads);
-            let c = &engine.config;
-            let params = c.vocab_size * c.hidden_size * 2
-                + c.num_layers
-                    * (c.hidden_size * (c.num_heads + 2 * c.num_kv_heads) * c.head_dim
-                        + c.num_heads * c.head_dim * c.hidden_size
-                        + 3 * c.hidden_size * c.intermediate_size);
-            // Bytes of matmul weights read per decode step (LM head + layers; dense
-            // Llama/Qwen2 layout, the embedding lookup reads one row only).
-            let elem = if weights == Weights::F16 { 2.0 } else { 4.0 };
-            let our_bytes = (params - c.vocab_size * c.hidden_size) as f64 * elem;
+            // Bytes of matmul weights read per decode step (LM head + layers; the
+            // embedding lookup reads one row only).
+            let our_bytes = engine.model.linear_weight_bytes() as f64;
             let file_bytes = std::fs::metadata(&path)
                 .map(|m| m.len() as f64)
                 .unwrap_or(0.0);
             println!("memory bandwidth: {bw:.1} GB/s");
             println!(
-                "decode bound, batch 1: {:.1} tok/s for our {weights:?} weights ({:.0} MB/token), {:.1} tok/s for the file's weights ({:.0} MB/token)",
+                "decode bound, batch 1: {:.1} tok/s for our {precision:?} weights ({:.0} MB/token), {:.1} tok/s for the file's weights ({:.0} MB/token)",
                 bw * 1e9 / our_bytes,
                 our_bytes / 1e6,
                 bw * 1e9 / file_bytes.max(1.0),

@@ -420,6 +420,19 @@ impl GgufFile {
         }
     }
 
+    /// A tensor's raw block data with its type and row-major shape.
+    pub fn raw(&self, name: &str) -> Result<(GgmlType, Vec<usize>, &[u8])> {
+        let t = self
+            .tensor_info(name)
+            .ok_or_else(|| InferenceError::MissingTensor(name.to_string()))?;
+        let bytes = self.tensor_bytes(t)?;
+        let ty = GgmlType::from_id(t.type_id).ok_or_else(|| InferenceError::UnsupportedDtype {
+            dtype: format!("ggml type {}", t.type_id),
+            tensor: t.name.clone(),
+        })?;
+        Ok((ty, t.shape(), bytes))
+    }
+
     /// Dequantizes a tensor to f32; returns (row-major shape, values).
     pub fn dequantize(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
         let t = self

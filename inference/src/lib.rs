@@ -23,6 +23,7 @@ pub mod fetch;
 pub mod generate;
 pub mod gguf;
 pub mod model;
+pub mod quant;
 pub mod sampling;
 #[cfg(feature = "server")]
 pub mod server;

@@ -1,5 +1,7 @@
 //! Backend-generic Llama / Qwen2 decoder with Hugging Face rotary layout and a KV cache.
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::prelude::Backend;
@@ -8,6 +10,7 @@ use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
 
 use crate::config::{MlaConfig, ModelConfig, MoeConfig};
 use crate::error::{InferenceError, Result};
+use crate::quant::{QLinear, QMatrix};
 use crate::weights::{HostTensor, WeightSource};
 
 /// Storage precision of the linear (matmul) weights.
@@ -20,16 +23,63 @@ pub enum WeightPrecision {
     /// back to f32. Halves weight memory and bandwidth; norms, embeddings, router and
     /// the residual stream stay f32.
     F16,
+    /// Block-quantized linear weights run by the CPU kernels of [`crate::quant`]: a
+    /// GGUF file's `Q4_1`/`Q8_0` blocks are kept as they are, every other weight is
+    /// quantized to `Q8_0`; activations are quantized to 8 bits per block of 32 for
+    /// each product (llama.cpp's CPU arithmetic). About 4-7x less weight traffic than
+    /// f32. CPU only: on another backend every product would copy through the host.
+    Quant,
 }
 
-/// Applies a linear layer whose weight may be stored in a narrower float type.
-pub fn lin<B: Backend>(l: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+/// A linear layer: dense Burn weights, or block-quantized host weights multiplied by
+/// the CPU kernels of [`crate::quant`].
+#[derive(Module, Debug)]
+pub struct Lin<B: Backend> {
+    /// Dense weight `[in, out]` and bias (absent when quantized).
+    pub dense: Option<Linear<B>>,
+    /// Quantized weight `[out, in]`.
+    #[module(skip)]
+    pub quant: Option<Arc<QLinear>>,
+    /// Bias of the quantized form.
+    pub qbias: Option<Param<Tensor<B, 1>>>,
+}
+
+impl<B: Backend> Lin<B> {
+    fn from_quant(q: QLinear, bias: Option<HostTensor>, device: &B::Device) -> Self {
+        Self {
+            dense: None,
+            quant: Some(Arc::new(q)),
+            qbias: bias.map(|b| vector(b, device)),
+        }
+    }
+}
+
+/// Applies a linear layer whose weight may be stored in a narrower float type or
+/// quantized.
+pub fn lin<B: Backend>(l: &Lin<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    let [b, t, k] = x.dims();
+    let Some(l) = &l.dense else {
+        let (Some(q), device) = (&l.quant, x.device()) else {
+            unreachable!("a Lin is built dense or quantized");
+        };
+        let xs = x
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .unwrap_or_else(|_| vec![0.0; b * t * k]);
+        let n = q.out_features();
+        let y =
+            Tensor::<B, 3>::from_data(TensorData::new(q.forward(&xs, b * t), [b, t, n]), &device);
+        return match &l.qbias {
+            Some(bias) => y.add(bias.val().unsqueeze::<3>()),
+            None => y,
+        };
+    };
     let w = l.weight.val();
     let (wd, xd) = (w.dtype(), x.dtype());
     if wd == xd {
         return l.forward(x);
     }
-    let [b, t, k] = x.dims();
     let n = w.dims()[1];
     let y = x
         .reshape([b * t, k])
@@ -43,9 +93,41 @@ pub fn lin<B: Backend>(l: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     }
 }
 
-fn cast_linear<B: Backend>(l: &mut Linear<B>, p: WeightPrecision) {
-    if p == WeightPrecision::F16 {
-        l.weight = Param::from_tensor(l.weight.val().cast(burn::tensor::DType::F16));
+fn cast_linear<B: Backend>(l: &mut Lin<B>, p: WeightPrecision) {
+    let Some(d) = &mut l.dense else {
+        return;
+    };
+    match p {
+        WeightPrecision::F32 => {}
+        WeightPrecision::F16 => {
+            d.weight = Param::from_tensor(d.weight.val().cast(burn::tensor::DType::F16));
+        }
+        WeightPrecision::Quant => {
+            let [inp, out] = d.weight.val().dims();
+            let Ok(w) = d
+                .weight
+                .val()
+                .into_data()
+                .convert::<f32>()
+                .into_vec::<f32>()
+            else {
+                return;
+            };
+            let mut t = vec![0.0f32; w.len()];
+            for i in 0..inp {
+                for o in 0..out {
+                    t[o * inp + i] = w[i * out + o];
+                }
+            }
+            // Widths that are not whole blocks (tiny test models) stay dense.
+            let Ok(q) = QMatrix::quantize_q8_0(out, inp, &t).and_then(|m| QLinear::new(vec![m]))
+            else {
+                return;
+            };
+            l.qbias = d.bias.take();
+            l.dense = None;
+            l.quant = Some(Arc::new(q));
+        }
     }
 }
 
@@ -110,9 +192,9 @@ impl<B: Backend> RmsNorm<B> {
 pub struct Attention<B: Backend> {
     /// Fused query, key and value projection (`[d, (h + 2 kv_h) * head_dim]`; the
     /// Hugging Face `q_proj`, `k_proj`, `v_proj` side by side).
-    pub qkv_proj: Linear<B>,
+    pub qkv_proj: Lin<B>,
     /// Output projection.
-    pub o_proj: Linear<B>,
+    pub o_proj: Lin<B>,
     /// Query heads.
     pub num_heads: usize,
     /// Key/value heads.
@@ -125,9 +207,9 @@ pub struct Attention<B: Backend> {
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
     /// Fused gate and up projection (`[d, 2 ff]`: `gate_proj` then `up_proj`).
-    pub gate_up_proj: Linear<B>,
+    pub gate_up_proj: Lin<B>,
     /// Down projection.
-    pub down_proj: Linear<B>,
+    pub down_proj: Lin<B>,
 }
 
 impl<B: Backend> Mlp<B> {
@@ -164,21 +246,21 @@ pub struct DecoderLayer<B: Backend> {
 #[derive(Module, Debug)]
 pub struct MlaAttention<B: Backend> {
     /// Plain query projection (when `q_lora_rank` is `None`).
-    pub q_proj: Option<Linear<B>>,
+    pub q_proj: Option<Lin<B>>,
     /// Query down-projection.
-    pub q_a_proj: Option<Linear<B>>,
+    pub q_a_proj: Option<Lin<B>>,
     /// Norm of the query latent.
     pub q_a_layernorm: Option<RmsNorm<B>>,
     /// Query up-projection.
-    pub q_b_proj: Option<Linear<B>>,
+    pub q_b_proj: Option<Lin<B>>,
     /// Joint KV down-projection plus the shared rotary key.
-    pub kv_a_proj_with_mqa: Linear<B>,
+    pub kv_a_proj_with_mqa: Lin<B>,
     /// Norm of the KV latent.
     pub kv_a_layernorm: RmsNorm<B>,
     /// KV up-projection to per-head `k_nope` and `v`.
-    pub kv_b_proj: Linear<B>,
+    pub kv_b_proj: Lin<B>,
     /// Output projection.
-    pub o_proj: Linear<B>,
+    pub o_proj: Lin<B>,
     /// Heads.
     pub num_heads: usize,
     /// Query/key width without rotary.
@@ -550,7 +632,7 @@ pub struct Transformer<B: Backend> {
     /// Final norm.
     pub norm: RmsNorm<B>,
     /// LM head (a transposed copy of the embedding when tied).
-    pub lm_head: Linear<B>,
+    pub lm_head: Lin<B>,
     /// Rotary tables.
     pub rotary: Rotary<B>,
 }
@@ -574,7 +656,19 @@ pub struct ForwardOptions {
     pub hidden_states: bool,
 }
 
-fn linear<B: Backend>(w: HostTensor, bias: Option<HostTensor>, device: &B::Device) -> Linear<B> {
+fn linear<B: Backend>(w: HostTensor, bias: Option<HostTensor>, device: &B::Device) -> Lin<B> {
+    Lin {
+        dense: Some(dense_linear(w, bias, device)),
+        quant: None,
+        qbias: None,
+    }
+}
+
+fn dense_linear<B: Backend>(
+    w: HostTensor,
+    bias: Option<HostTensor>,
+    device: &B::Device,
+) -> Linear<B> {
     // HF stores [out, in]; burn's Linear wants [in, out].
     let (out, inp) = (w.shape[0], w.shape[1]);
     let mut t = vec![0.0f32; w.data.len()];
@@ -619,14 +713,60 @@ fn load_norm<B: Backend>(
     })
 }
 
+/// Loads the weights `parts` (`(name, rows)`, each `[rows, inp]`) stacked by rows as one
+/// linear layer. With [`WeightPrecision::Quant`] the stored blocks are used when every
+/// part has a kernel format; anything else loads as f32 (converted later by
+/// [`cast_linear`]).
+fn load_stacked<B: Backend>(
+    src: &mut dyn WeightSource,
+    parts: &[(String, usize)],
+    inp: usize,
+    bias: Option<HostTensor>,
+    precision: WeightPrecision,
+    device: &B::Device,
+) -> Result<Lin<B>> {
+    if precision == WeightPrecision::Quant {
+        let mut ms = Vec::with_capacity(parts.len());
+        for (name, rows) in parts {
+            match src.load_quant(name)? {
+                Some(m) if m.rows() == *rows && m.cols() == inp => ms.push(m),
+                Some(m) => {
+                    return Err(InferenceError::ShapeMismatch {
+                        tensor: name.clone(),
+                        expected: vec![*rows, inp],
+                        found: vec![m.rows(), m.cols()],
+                    });
+                }
+                None => break,
+            }
+        }
+        if ms.len() == parts.len() {
+            return Ok(Lin::from_quant(QLinear::new(ms)?, bias, device));
+        }
+    }
+    let ws = parts
+        .iter()
+        .map(|(name, rows)| src.require(name, &[*rows, inp]))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(linear(stack_rows(ws), bias, device))
+}
+
 fn load_linear<B: Backend>(
     src: &mut dyn WeightSource,
     name: &str,
     out: usize,
     inp: usize,
+    precision: WeightPrecision,
     device: &B::Device,
-) -> Result<Linear<B>> {
-    Ok(linear(src.require(name, &[out, inp])?, None, device))
+) -> Result<Lin<B>> {
+    load_stacked(
+        src,
+        &[(name.to_string(), out)],
+        inp,
+        None,
+        precision,
+        device,
+    )
 }
 
 fn load_mlp<B: Backend>(
@@ -634,13 +774,23 @@ fn load_mlp<B: Backend>(
     prefix: &str,
     d: usize,
     ff: usize,
+    precision: WeightPrecision,
     device: &B::Device,
 ) -> Result<Mlp<B>> {
-    let gate = src.require(&format!("{prefix}.gate_proj.weight"), &[ff, d])?;
-    let up = src.require(&format!("{prefix}.up_proj.weight"), &[ff, d])?;
+    let gate_up = [
+        (format!("{prefix}.gate_proj.weight"), ff),
+        (format!("{prefix}.up_proj.weight"), ff),
+    ];
     Ok(Mlp {
-        gate_up_proj: linear(stack_rows(vec![gate, up]), None, device),
-        down_proj: load_linear(src, &format!("{prefix}.down_proj.weight"), d, ff, device)?,
+        gate_up_proj: load_stacked(src, &gate_up, d, None, precision, device)?,
+        down_proj: load_linear(
+            src,
+            &format!("{prefix}.down_proj.weight"),
+            d,
+            ff,
+            precision,
+            device,
+        )?,
     })
 }
 
@@ -648,30 +798,29 @@ fn load_gqa<B: Backend>(
     cfg: &ModelConfig,
     src: &mut dyn WeightSource,
     i: usize,
+    precision: WeightPrecision,
     device: &B::Device,
 ) -> Result<Attention<B>> {
     let (d, hd) = (cfg.hidden_size, cfg.head_dim);
     let (qd, kvd) = (cfg.num_heads * hd, cfg.num_kv_heads * hd);
     let p = |s: &str| format!("layers.{i}.self_attn.{s}");
-    let mut proj = |n: &str, out: usize, bias: bool| -> Result<(HostTensor, Option<HostTensor>)> {
-        let w = src.require(&p(&format!("{n}.weight")), &[out, d])?;
-        let b = if bias {
-            Some(src.require(&p(&format!("{n}.bias")), &[out])?)
-        } else {
-            None
-        };
-        Ok((w, b))
+    let parts = [("q_proj", qd), ("k_proj", kvd), ("v_proj", kvd)];
+    let bias = if cfg.attention_bias {
+        let bs = parts
+            .iter()
+            .map(|(n, out)| src.require(&p(&format!("{n}.bias")), &[*out]))
+            .collect::<Result<Vec<_>>>()?;
+        Some(stack_rows(bs))
+    } else {
+        None
     };
-    let (qw, qb) = proj("q_proj", qd, cfg.attention_bias)?;
-    let (kw, kb) = proj("k_proj", kvd, cfg.attention_bias)?;
-    let (vw, vb) = proj("v_proj", kvd, cfg.attention_bias)?;
-    let bias = match (qb, kb, vb) {
-        (Some(q), Some(k), Some(v)) => Some(stack_rows(vec![q, k, v])),
-        _ => None,
-    };
+    let weights: Vec<(String, usize)> = parts
+        .iter()
+        .map(|(n, out)| (p(&format!("{n}.weight")), *out))
+        .collect();
     Ok(Attention {
-        qkv_proj: linear(stack_rows(vec![qw, kw, vw]), bias, device),
-        o_proj: load_linear(src, &p("o_proj.weight"), d, qd, device)?,
+        qkv_proj: load_stacked(src, &weights, d, bias, precision, device)?,
+        o_proj: load_linear(src, &p("o_proj.weight"), d, qd, precision, device)?,
         num_heads: cfg.num_heads,
         num_kv_heads: cfg.num_kv_heads,
         head_dim: hd,
@@ -699,6 +848,7 @@ fn load_mla<B: Backend>(
     m: &MlaConfig,
     src: &mut dyn WeightSource,
     i: usize,
+    precision: WeightPrecision,
     device: &B::Device,
 ) -> Result<MlaAttention<B>> {
     let d = cfg.hidden_size;
@@ -730,7 +880,14 @@ fn load_mla<B: Backend>(
         ),
         Some(qr) => (
             None,
-            Some(load_linear(src, &p("q_a_proj.weight"), qr, d, device)?),
+            Some(load_linear(
+                src,
+                &p("q_a_proj.weight"),
+                qr,
+                d,
+                precision,
+                device,
+            )?),
             Some(load_norm(
                 src,
                 &p("q_a_layernorm.weight"),
@@ -760,8 +917,15 @@ fn load_mla<B: Backend>(
             cfg.rms_norm_eps,
             device,
         )?,
-        kv_b_proj: load_linear(src, &p("kv_b_proj.weight"), h * (nope + vd), r, device)?,
-        o_proj: load_linear(src, &p("o_proj.weight"), d, h * vd, device)?,
+        kv_b_proj: load_linear(
+            src,
+            &p("kv_b_proj.weight"),
+            h * (nope + vd),
+            r,
+            precision,
+            device,
+        )?,
+        o_proj: load_linear(src, &p("o_proj.weight"), d, h * vd, precision, device)?,
         num_heads: h,
         nope,
         rope,
@@ -776,12 +940,13 @@ fn load_moe<B: Backend>(
     m: &MoeConfig,
     src: &mut dyn WeightSource,
     i: usize,
+    precision: WeightPrecision,
     device: &B::Device,
 ) -> Result<Moe<B>> {
     let d = cfg.hidden_size;
     let e = m.n_routed_experts;
     let p = |s: &str| format!("layers.{i}.mlp.{s}");
-    let gate = linear::<B>(src.require(&p("gate.weight"), &[e, d])?, None, device).weight;
+    let gate = dense_linear::<B>(src.require(&p("gate.weight"), &[e, d])?, None, device).weight;
     let bias = match src.load(&p("gate.e_score_correction_bias"))? {
         Some(b) if b.shape == [e] => vector(b, device),
         Some(b) => {
@@ -806,6 +971,7 @@ fn load_moe<B: Backend>(
                 &p(&format!("experts.{j}")),
                 d,
                 m.moe_intermediate_size,
+                precision,
                 device,
             )
         })
@@ -816,6 +982,7 @@ fn load_moe<B: Backend>(
             &p("shared_experts"),
             d,
             m.moe_intermediate_size * m.n_shared_experts,
+            precision,
             device,
         )?)
     } else {
@@ -865,13 +1032,22 @@ impl<B: Backend> Transformer<B> {
         for i in 0..cfg.num_layers {
             let p = |s: &str| format!("layers.{i}.{s}");
             let (self_attn, mla) = match &cfg.mla {
-                None => (Some(load_gqa(cfg, src, i, device)?), None),
-                Some(m) => (None, Some(load_mla(cfg, m, src, i, device)?)),
+                None => (Some(load_gqa(cfg, src, i, precision, device)?), None),
+                Some(m) => (None, Some(load_mla(cfg, m, src, i, precision, device)?)),
             };
             let (mlp, moe) = match &cfg.moe {
-                Some(m) if m.is_moe_layer(i) => (None, Some(load_moe(cfg, m, src, i, device)?)),
+                Some(m) if m.is_moe_layer(i) => {
+                    (None, Some(load_moe(cfg, m, src, i, precision, device)?))
+                }
                 _ => (
-                    Some(load_mlp(src, &p("mlp"), d, cfg.intermediate_size, device)?),
+                    Some(load_mlp(
+                        src,
+                        &p("mlp"),
+                        d,
+                        cfg.intermediate_size,
+                        precision,
+                        device,
+                    )?),
                     None,
                 ),
             };
@@ -917,7 +1093,20 @@ impl<B: Backend> Transformer<B> {
             _ if cfg.tie_word_embeddings => emb.clone(),
             _ => return Err(InferenceError::MissingTensor("lm_head.weight".into())),
         };
-        let mut lm_head = linear(head, None, device);
+        // The stored blocks of the head (or of the tied embedding) when quantizing.
+        let mut qhead = None;
+        if precision == WeightPrecision::Quant {
+            qhead = match src.load_quant("lm_head.weight")? {
+                Some(q) => Some(q),
+                None if cfg.tie_word_embeddings => src.load_quant("embed_tokens.weight")?,
+                None => None,
+            }
+            .filter(|q| q.rows() == cfg.vocab_size && q.cols() == d);
+        }
+        let mut lm_head = match qhead {
+            Some(q) => Lin::from_quant(QLinear::new(vec![q])?, None, device),
+            None => linear(head, None, device),
+        };
         cast_linear(&mut lm_head, precision);
         let embed_tokens = Param::from_tensor(Tensor::from_data(
             TensorData::new(emb.data, [cfg.vocab_size, d]),
@@ -945,6 +1134,46 @@ impl<B: Backend> Transformer<B> {
             lm_head,
             rotary: Rotary::new(&inv_freq, cfg.max_position_embeddings, device),
         })
+    }
+
+    /// Bytes of all linear-layer weights (what one batch-1 decode step reads, apart
+    /// from one embedding row, the norms and the KV cache).
+    pub fn linear_weight_bytes(&self) -> usize {
+        let mut total = 0;
+        let mut add = |l: &Lin<B>| {
+            total += match (&l.dense, &l.quant) {
+                (Some(d), _) => {
+                    let w = d.weight.val();
+                    w.shape().num_elements() * w.dtype().size()
+                }
+                (None, Some(q)) => q.bytes(),
+                (None, None) => 0,
+            }
+        };
+        add(&self.lm_head);
+        for l in &self.layers {
+            if let Some(a) = &l.self_attn {
+                add(&a.qkv_proj);
+                add(&a.o_proj);
+            }
+            if let Some(m) = &l.mla {
+                for x in [&m.q_proj, &m.q_a_proj, &m.q_b_proj].into_iter().flatten() {
+                    add(x);
+                }
+                add(&m.kv_a_proj_with_mqa);
+                add(&m.kv_b_proj);
+                add(&m.o_proj);
+            }
+            for m in l
+                .mlp
+                .iter()
+                .chain(l.moe.iter().flat_map(|m| m.shared.iter()))
+            {
+                add(&m.gate_up_proj);
+                add(&m.down_proj);
+            }
+        }
+        total
     }
 
     /// Maximum sequence length supported by the rotary table.

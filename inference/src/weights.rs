@@ -11,6 +11,7 @@ use burn_store::{KeyRemapper, ModuleStore, SafetensorsStore};
 use crate::config::{Architecture, ModelConfig};
 use crate::error::{InferenceError, Result};
 use crate::gguf::GgufFile;
+use crate::quant::{QK, QKind, QMatrix};
 
 /// A dense f32 tensor in row-major order.
 #[derive(Debug, Clone)]
@@ -25,6 +26,14 @@ pub struct HostTensor {
 pub trait WeightSource {
     /// Loads one tensor; `Ok(None)` when absent.
     fn load(&mut self, name: &str) -> Result<Option<HostTensor>>;
+
+    /// Loads a 2-D weight in a block-quantized format the CPU kernels run directly
+    /// (GGUF `Q8_0`/`Q4_1`), already in the canonical row order; `Ok(None)` when the
+    /// tensor is absent or stored in another format.
+    fn load_quant(&mut self, name: &str) -> Result<Option<QMatrix>> {
+        let _ = name;
+        Ok(None)
+    }
 
     /// Loads a required tensor and checks its shape.
     fn require(&mut self, name: &str, shape: &[usize]) -> Result<HostTensor> {
@@ -74,21 +83,28 @@ pub fn gguf_name(canonical: &str) -> Option<String> {
     Some(format!("blk.{idx}.{mapped}"))
 }
 
-/// Undoes llama.cpp's Q/K row permutation (`convert_hf_to_gguf.py` reorders the
-/// rows of each head from rotate-half order to interleaved pairs).
-pub fn unpermute_rows(data: &[f32], rows: usize, cols: usize, n_heads: usize) -> Vec<f32> {
+/// The row order [`unpermute_rows`] produces: row `i` of its output is row `perm[i]`
+/// of its input.
+pub fn unpermute_perm(rows: usize, n_heads: usize) -> Vec<usize> {
     let head = rows / n_heads;
     let half = head / 2;
-    let mut out = vec![0.0; data.len()];
+    let mut perm = (0..rows).collect::<Vec<_>>();
     for h in 0..n_heads {
         for j in 0..half {
             for i in 0..2 {
-                let src = h * head + j * 2 + i;
-                let dst = h * head + i * half + j;
-                out[dst * cols..(dst + 1) * cols]
-                    .copy_from_slice(&data[src * cols..(src + 1) * cols]);
+                perm[h * head + i * half + j] = h * head + j * 2 + i;
             }
         }
+    }
+    perm
+}
+
+/// Undoes llama.cpp's Q/K row permutation (`convert_hf_to_gguf.py` reorders the
+/// rows of each head from rotate-half order to interleaved pairs).
+pub fn unpermute_rows(data: &[f32], rows: usize, cols: usize, n_heads: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(data.len());
+    for r in unpermute_perm(rows, n_heads) {
+        out.extend_from_slice(&data[r * cols..(r + 1) * cols]);
     }
     out
 }
@@ -115,19 +131,48 @@ impl WeightSource for GgufWeights<'_> {
             return Ok(None);
         }
         let (shape, mut data) = self.file.dequantize(&gname)?;
-        if self.config.architecture == Architecture::Llama && shape.len() == 2 {
-            let heads = if name.ends_with("q_proj.weight") {
-                Some(self.config.num_heads)
-            } else if name.ends_with("k_proj.weight") {
-                Some(self.config.num_kv_heads)
-            } else {
-                None
-            };
-            if let Some(h) = heads {
-                data = unpermute_rows(&data, shape[0], shape[1], h);
-            }
+        if shape.len() == 2
+            && let Some(h) = self.permuted_heads(name)
+        {
+            data = unpermute_rows(&data, shape[0], shape[1], h);
         }
         Ok(Some(HostTensor { shape, data }))
+    }
+
+    fn load_quant(&mut self, name: &str) -> Result<Option<QMatrix>> {
+        let Some(gname) = gguf_name(name) else {
+            return Ok(None);
+        };
+        if self.file.tensor_info(&gname).is_none() {
+            return Ok(None);
+        }
+        let (ty, shape, bytes) = self.file.raw(&gname)?;
+        let (Some(kind), &[rows, cols]) = (QKind::from_ggml(ty), &shape[..]) else {
+            return Ok(None);
+        };
+        if !cols.is_multiple_of(QK) {
+            return Ok(None);
+        }
+        let m = QMatrix::from_gguf(kind, rows, cols, bytes)?;
+        match self.permuted_heads(name) {
+            Some(h) => Ok(Some(m.permute_rows(&unpermute_perm(rows, h))?)),
+            None => Ok(Some(m)),
+        }
+    }
+}
+
+impl GgufWeights<'_> {
+    /// Heads whose rows llama.cpp permuted in this tensor (Llama q/k projections).
+    fn permuted_heads(&self, name: &str) -> Option<usize> {
+        if self.config.architecture != Architecture::Llama {
+            None
+        } else if name.ends_with("q_proj.weight") {
+            Some(self.config.num_heads)
+        } else if name.ends_with("k_proj.weight") {
+            Some(self.config.num_kv_heads)
+        } else {
+            None
+        }
     }
 }
 

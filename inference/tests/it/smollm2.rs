@@ -250,3 +250,82 @@ fn smollm2_f16_weights_close_to_llama_cpp_f32() {
         "only {full} prompts match 32 tokens: {matching:?}"
     );
 }
+
+/// Max |ours - llama.cpp| over its 64 largest first-step logits, both running the
+/// Q4_1 file with 8-bit block-quantized activations. Each product is computed the
+/// same way, but llama.cpp keeps its KV cache in f16 and accumulates flash attention
+/// in f16, and those small differences flip activation roundings in later layers
+/// (measured: 0.31-0.61; our f32 path vs the same run: 0.77).
+const QUANT_LOGIT_TOLERANCE: f32 = 0.75;
+/// Prompts (of 6) whose greedy tokens must match llama.cpp's Q4_1 run for 32 tokens
+/// (measured: 3; the others part at near-ties, e.g. after 7 and 13 tokens).
+const QUANT_MIN_FULL_PROMPTS: usize = 3;
+
+/// The quantized CPU path (the file's Q4_1 blocks, Q8_0 head, 8-bit activations)
+/// against llama.cpp on the same file: close first-step logits and 32 greedy tokens.
+#[test]
+fn smollm2_quantized_weights_match_llama_cpp_q4_1() {
+    let path = ensure_smollm2().expect("fetch");
+    let e = Engine::<Cpu>::load_with(
+        &path,
+        &Default::default(),
+        comrade_inference::model::WeightPrecision::Quant,
+        &mut |_, _| {},
+    )
+    .expect("load quantized");
+    let golden = goldens();
+    let (mismatch, worst) = first_step_diffs(&e, &golden);
+    eprintln!("quantized vs llama.cpp Q4_1: max |logit diff| over top-64 = {worst}");
+    assert_eq!(mismatch, 0, "top-1 token differs from llama.cpp (Q4_1)");
+    assert!(
+        worst <= QUANT_LOGIT_TOLERANCE,
+        "max logit difference {worst} > {QUANT_LOGIT_TOLERANCE}"
+    );
+    let reqs: Vec<GenerateRequest> = golden
+        .iter()
+        .map(|g| GenerateRequest {
+            prompt: g.prompt_tokens.clone(),
+            params: SamplingParams::greedy(g.generated.len()),
+        })
+        .collect();
+    let outs = e.generate(&reqs, &mut |_, _| true).expect("generate");
+    let matching: Vec<usize> = golden
+        .iter()
+        .zip(&outs)
+        .map(|(g, o)| common_prefix(&g.generated, &o.tokens))
+        .collect();
+    eprintln!("quantized: greedy tokens matching llama.cpp Q4_1 per prompt: {matching:?}");
+    let full = matching
+        .iter()
+        .filter(|&&m| m >= MIN_MATCHING_TOKENS)
+        .count();
+    assert!(
+        full >= QUANT_MIN_FULL_PROMPTS,
+        "greedy tokens matching llama.cpp Q4_1 per prompt: {matching:?}"
+    );
+}
+
+/// The GGUF's Q4_1/Q8_0 blocks as loaded for the kernels (rows un-permuted for q/k)
+/// hold exactly the values the f32 path dequantizes.
+#[test]
+fn smollm2_raw_blocks_equal_dequantized_weights() {
+    use comrade_inference::config::ModelConfig;
+    use comrade_inference::gguf::GgufFile;
+    use comrade_inference::weights::{GgufWeights, WeightSource};
+    let file = GgufFile::open(ensure_smollm2().expect("fetch")).expect("open");
+    let cfg = ModelConfig::from_gguf(&file).expect("config");
+    let mut src = GgufWeights::new(&file, cfg);
+    for name in [
+        "layers.0.self_attn.q_proj.weight",
+        "layers.3.self_attn.k_proj.weight",
+        "layers.5.self_attn.v_proj.weight",
+        "layers.7.mlp.down_proj.weight",
+        "embed_tokens.weight",
+    ] {
+        let q = src.load_quant(name).expect("load").expect("quantized");
+        let f = src.load(name).expect("load").expect("f32");
+        assert_eq!(vec![q.rows(), q.cols()], f.shape, "{name}");
+        assert_eq!(q.dequantize(), f.data, "{name}");
+    }
+    assert!(src.load_quant("norm.weight").expect("load").is_none());
+}
