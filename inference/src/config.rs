@@ -82,6 +82,65 @@ pub struct Llama3RopeScaling {
     pub original_max_position_embeddings: usize,
 }
 
+/// YaRN rotary scaling (`rope_scaling.type = "yarn"`): DeepSeek-V3/R1's (and
+/// Qwen2.5's) long-context extension. Frequency pairs that rotate fewer than
+/// `beta_slow` times over the original context are divided by `factor`, those that
+/// rotate more than `beta_fast` times are kept, with a linear ramp between; cos/sin
+/// are multiplied by `mscale(factor, mscale) / mscale(factor, mscale_all_dim)`.
+#[derive(Config, Debug, PartialEq)]
+pub struct YarnRopeScaling {
+    /// Context extension factor.
+    pub factor: f64,
+    /// Pre-training context length.
+    pub original_max_position_embeddings: usize,
+    /// Rotations above which frequencies are kept (default 32).
+    pub beta_fast: f64,
+    /// Rotations below which frequencies are interpolated (default 1).
+    pub beta_slow: f64,
+    /// `mscale` (default 1).
+    pub mscale: f64,
+    /// `mscale_all_dim` (default 0).
+    pub mscale_all_dim: f64,
+}
+
+/// YaRN's magnitude correction `0.1 * m * ln(scale) + 1` (1 when not extending).
+pub fn yarn_mscale(scale: f64, m: f64) -> f64 {
+    if scale <= 1.0 {
+        1.0
+    } else {
+        0.1 * m * scale.ln() + 1.0
+    }
+}
+
+impl YarnRopeScaling {
+    /// Inverse frequencies for a rotary width of `dim` and base `theta`.
+    pub fn inv_freq(&self, dim: usize, theta: f64) -> Vec<f64> {
+        let old = self.original_max_position_embeddings as f64;
+        // The dimension index at which a frequency pair completes `rot` rotations
+        // over the original context.
+        let corr = |rot: f64| {
+            dim as f64 * (old / (rot * 2.0 * std::f64::consts::PI)).ln() / (2.0 * theta.ln())
+        };
+        let low = corr(self.beta_fast).floor().max(0.0);
+        let high = corr(self.beta_slow).ceil().min(dim as f64 - 1.0);
+        let span = if low == high { 0.001 } else { high - low };
+        (0..dim / 2)
+            .map(|i| {
+                let extra = 1.0 / theta.powf((2 * i) as f64 / dim as f64);
+                let inter = extra / self.factor;
+                let ramp = ((i as f64 - low) / span).clamp(0.0, 1.0);
+                // ramp 0: keep (high frequency); ramp 1: interpolate.
+                inter * ramp + extra * (1.0 - ramp)
+            })
+            .collect()
+    }
+
+    /// Multiplier of the cos/sin tables.
+    pub fn cos_sin_scale(&self) -> f64 {
+        yarn_mscale(self.factor, self.mscale) / yarn_mscale(self.factor, self.mscale_all_dim)
+    }
+}
+
 /// Hyper-parameters of a Llama-style decoder.
 #[derive(Config, Debug)]
 pub struct ModelConfig {
@@ -117,6 +176,8 @@ pub struct ModelConfig {
     pub eos_token_ids: Vec<u32>,
     /// Llama-3 rope scaling.
     pub rope_scaling: Option<Llama3RopeScaling>,
+    /// YaRN rope scaling.
+    pub yarn: Option<YarnRopeScaling>,
     /// Multi-head latent attention (DeepSeek-V3), replacing GQA.
     pub mla: Option<MlaConfig>,
     /// Mixture of experts (DeepSeek-V3).
@@ -173,8 +234,8 @@ impl ModelConfig {
                     .get("mscale_all_dim")
                     .and_then(serde_json::Value::as_f64)
                     .unwrap_or(0.0);
-                if m > 0.0 && factor > 1.0 {
-                    let mscale = 0.1 * m * factor.ln() + 1.0;
+                if m > 0.0 {
+                    let mscale = yarn_mscale(factor, m);
                     softmax_scale *= mscale * mscale;
                 }
             }
@@ -237,6 +298,7 @@ impl ModelConfig {
             None => vec![],
         };
         let mut rope_scaling = None;
+        let mut yarn = None;
         if let Some(rs) = v.get("rope_scaling").filter(|r| !r.is_null()) {
             let ty = rs
                 .get("rope_type")
@@ -256,6 +318,20 @@ impl ModelConfig {
                         original_max_position_embeddings: f("original_max_position_embeddings")?
                             as usize,
                     })
+                }
+                Some("yarn") => {
+                    let or = |k: &str, d: f64| {
+                        rs.get(k).and_then(serde_json::Value::as_f64).unwrap_or(d)
+                    };
+                    yarn = Some(YarnRopeScaling {
+                        factor: f("factor")?,
+                        original_max_position_embeddings: f("original_max_position_embeddings")?
+                            as usize,
+                        beta_fast: or("beta_fast", 32.0),
+                        beta_slow: or("beta_slow", 1.0),
+                        mscale: or("mscale", 1.0),
+                        mscale_all_dim: or("mscale_all_dim", 0.0),
+                    });
                 }
                 Some("default") | None => {}
                 Some(other) => tracing::warn!(
@@ -295,6 +371,7 @@ impl ModelConfig {
                 .map(|x| x as u32),
             eos_token_ids,
             rope_scaling,
+            yarn,
             mla,
             moe,
         };
@@ -350,6 +427,7 @@ impl ModelConfig {
                 .map(|x| vec![x as u32])
                 .unwrap_or_default(),
             rope_scaling: None,
+            yarn: None,
             mla: None,
             moe: None,
         };
@@ -361,9 +439,20 @@ impl ModelConfig {
         Ok(cfg)
     }
 
-    /// Rotary inverse frequencies, one per dimension pair (Llama-3 scaling applied).
+    /// Multiplier of the rotary cos/sin tables (YaRN's; 1 otherwise).
+    pub fn rotary_scale(&self) -> f64 {
+        self.yarn
+            .as_ref()
+            .map_or(1.0, YarnRopeScaling::cos_sin_scale)
+    }
+
+    /// Rotary inverse frequencies, one per dimension pair (Llama-3 or YaRN scaling
+    /// applied).
     pub fn inv_freq(&self) -> Vec<f64> {
         let d = self.rope_dim();
+        if let Some(y) = &self.yarn {
+            return y.inv_freq(d, self.rope_theta);
+        }
         (0..d / 2)
             .map(|i| {
                 let inv = 1.0 / self.rope_theta.powf((2 * i) as f64 / d as f64);

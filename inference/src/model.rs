@@ -476,8 +476,9 @@ pub struct Rotary<B: Backend> {
 }
 
 impl<B: Backend> Rotary<B> {
-    /// Builds tables for `max_pos` positions from per-pair inverse frequencies.
-    pub fn new(inv_freq: &[f64], max_pos: usize, device: &B::Device) -> Self {
+    /// Builds tables for `max_pos` positions from per-pair inverse frequencies, with
+    /// cos and sin multiplied by `scale` (YaRN's magnitude correction; 1 otherwise).
+    pub fn new(inv_freq: &[f64], max_pos: usize, scale: f64, device: &B::Device) -> Self {
         let head_dim = inv_freq.len() * 2;
         let mut cos = Vec::with_capacity(max_pos * head_dim);
         let mut sin = Vec::with_capacity(max_pos * head_dim);
@@ -485,8 +486,8 @@ impl<B: Backend> Rotary<B> {
             for _ in 0..2 {
                 for &inv in inv_freq {
                     let a = p as f64 * inv;
-                    cos.push(a.cos() as f32);
-                    sin.push(a.sin() as f32);
+                    cos.push((a.cos() * scale) as f32);
+                    sin.push((a.sin() * scale) as f32);
                 }
             }
         }
@@ -1132,7 +1133,12 @@ impl<B: Backend> Transformer<B> {
             layers,
             norm,
             lm_head,
-            rotary: Rotary::new(&inv_freq, cfg.max_position_embeddings, device),
+            rotary: Rotary::new(
+                &inv_freq,
+                cfg.max_position_embeddings,
+                cfg.rotary_scale(),
+                device,
+            ),
         })
     }
 

@@ -35,6 +35,8 @@ struct Ds {
     scaling: f64,
     theta: f64,
     eps: f64,
+    /// YaRN: (factor, original context, beta_fast, beta_slow, mscale, mscale_all_dim).
+    yarn: Option<(f64, f64, f64, f64, f64, f64)>,
 }
 
 const DS: Ds = Ds {
@@ -58,6 +60,7 @@ const DS: Ds = Ds {
     scaling: 2.5,
     theta: 10000.0,
     eps: 1e-6,
+    yarn: None,
 };
 
 fn weights(t: &Ds, seed: u64) -> Weights {
@@ -147,7 +150,11 @@ fn write(dir: &Path, t: &Ds, w: &Weights) {
         "moe_layer_freq": 1, "first_k_dense_replace": t.first_dense, "norm_topk_prob": true,
         "scoring_func": "sigmoid", "rms_norm_eps": t.eps, "rope_theta": t.theta,
         "max_position_embeddings": 64, "tie_word_embeddings": false, "head_dim": 8,
-        "bos_token_id": 0, "eos_token_id": 1
+        "bos_token_id": 0, "eos_token_id": 1,
+        "rope_scaling": t.yarn.map(|(f, ctx, fast, slow, m, mad)| serde_json::json!({
+            "type": "yarn", "factor": f, "original_max_position_embeddings": ctx,
+            "beta_fast": fast, "beta_slow": slow, "mscale": m, "mscale_all_dim": mad
+        }))
     });
     std::fs::write(dir.join("config.json"), cfg.to_string()).expect("config");
     let all: Vec<_> = w.iter().collect();
@@ -164,18 +171,52 @@ fn write(dir: &Path, t: &Ds, w: &Weights) {
     );
 }
 
-/// HF DeepSeek rotary: de-interleave (view(d/2, 2).transpose), then rotate-half.
-fn ds_rope(x: &[f64], pos: usize, theta: f64) -> Vec<f64> {
+/// HF DeepSeek rotary: de-interleave (view(d/2, 2).transpose), then rotate-half,
+/// with DeepseekV3YarnRotaryEmbedding's frequencies and cos/sin scale under YaRN.
+fn ds_rope(x: &[f64], pos: usize, t: &Ds) -> Vec<f64> {
     let d = x.len();
     let half = d / 2;
     let y: Vec<f64> = (0..half)
         .map(|i| x[2 * i])
         .chain((0..half).map(|i| x[2 * i + 1]))
         .collect();
+    let base: Vec<f64> = (0..half)
+        .map(|i| 1.0 / t.theta.powf(2.0 * i as f64 / d as f64))
+        .collect();
+    let (inv, m) = match t.yarn {
+        None => (base, 1.0),
+        Some((factor, ctx, fast, slow, ms, mad)) => {
+            let corr_dim = |rot: f64| {
+                (d as f64 * (ctx / (rot * 2.0 * std::f64::consts::PI)).ln()) / (2.0 * t.theta.ln())
+            };
+            let low = corr_dim(fast).floor().max(0.0);
+            let mut high = corr_dim(slow).ceil().min(d as f64 - 1.0);
+            if low == high {
+                high += 0.001;
+            }
+            let get_mscale = |m: f64| {
+                if factor <= 1.0 {
+                    1.0
+                } else {
+                    0.1 * m * factor.ln() + 1.0
+                }
+            };
+            let inv = base
+                .iter()
+                .enumerate()
+                .map(|(i, &extra)| {
+                    let mask = 1.0 - ((i as f64 - low) / (high - low)).clamp(0.0, 1.0);
+                    (extra / factor) * (1.0 - mask) + extra * mask
+                })
+                .collect();
+            (inv, get_mscale(ms) / get_mscale(mad))
+        }
+    };
     let mut out = y.clone();
     for i in 0..half {
-        let a = pos as f64 / theta.powf(2.0 * i as f64 / d as f64);
+        let a = pos as f64 * inv[i];
         let (s, c) = a.sin_cos();
+        let (s, c) = (s * m, c * m);
         out[i] = y[i] * c - y[i + half] * s;
         out[i + half] = y[i + half] * c + y[i] * s;
     }
@@ -239,7 +280,14 @@ fn reference(t: &Ds, w: &Weights, tokens: &[u32]) -> Vec<Vec<f64>> {
         .map(|&k| emb[k as usize * t.d..(k as usize + 1) * t.d].to_vec())
         .collect();
     let qh = t.nope + t.rope;
-    let scale = 1.0 / (qh as f64).sqrt();
+    let mut scale = 1.0 / (qh as f64).sqrt();
+    // DeepseekV3Attention: softmax_scale *= mscale(factor, mscale_all_dim)^2.
+    if let Some((factor, _, _, _, _, mad)) = t.yarn
+        && mad > 0.0
+    {
+        let m = 0.1 * mad * factor.ln() + 1.0;
+        scale *= m * m;
+    }
     for l in 0..t.layers {
         let p = |s: &str| format!("model.layers.{l}.{s}");
         let (mut qn, mut qp, mut kn, mut kp, mut vs) = (vec![], vec![], vec![], vec![], vec![]);
@@ -266,7 +314,7 @@ fn reference(t: &Ds, w: &Weights, tokens: &[u32]) -> Vec<Vec<f64>> {
             let mut v_h = vec![];
             for hd in 0..t.heads {
                 qn_h.push(q[hd * qh..hd * qh + t.nope].to_vec());
-                qp_h.push(ds_rope(&q[hd * qh + t.nope..(hd + 1) * qh], pos, t.theta));
+                qp_h.push(ds_rope(&q[hd * qh + t.nope..(hd + 1) * qh], pos, t));
                 let o = hd * (t.nope + t.vd);
                 kn_h.push(kv[o..o + t.nope].to_vec());
                 v_h.push(kv[o + t.nope..o + t.nope + t.vd].to_vec());
@@ -275,7 +323,7 @@ fn reference(t: &Ds, w: &Weights, tokens: &[u32]) -> Vec<Vec<f64>> {
             qp.push(qp_h);
             kn.push(kn_h);
             vs.push(v_h);
-            kp.push(ds_rope(&ckv[t.kv_rank..], pos, t.theta));
+            kp.push(ds_rope(&ckv[t.kv_rank..], pos, t));
         }
         let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
         for pos in 0..xs.len() {
@@ -407,5 +455,19 @@ fn tiny_deepseek_v3_without_q_compression_matches_f64_reference() {
             ..DS
         },
         12,
+    );
+}
+
+/// YaRN rotary (DeepSeek-V3/R1's long-context scaling): with a 4-wide rotary part the
+/// correction range keeps one frequency pair and interpolates the other, and
+/// `mscale != mscale_all_dim` scales cos/sin, so every part of it is exercised.
+#[test]
+fn tiny_deepseek_v3_with_yarn_matches_f64_reference() {
+    check(
+        &Ds {
+            yarn: Some((4.0, 16.0, 32.0, 1.0, 0.8, 1.0)),
+            ..DS
+        },
+        13,
     );
 }
