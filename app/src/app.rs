@@ -28,6 +28,7 @@ use crate::{
     error::{ExecError, TxError},
     execute::{ExecContext, check_and_execute},
     genesis::{AppState, ValidatedGenesis},
+    read_cache::{CachedSnapshot, ReadCache},
     state::{
         AppStateReadExt, AuthStateReadExt, AuthStateWriteExt, BankStateWriteExt, StateWriteProto,
         cache_params,
@@ -56,10 +57,51 @@ struct Predecoded {
 struct Pending {
     height: u64,
     batch: StagedWriteBatch,
+    /// The block's writes, for the read cache.
+    writes: Writes,
 }
+
+/// Writes of a block by key (`None`: deleted).
+type Writes = std::collections::BTreeMap<String, Option<Vec<u8>>>;
+
+/// A block executed ahead of `FinalizeBlock` (optimistic execution): by
+/// `PrepareProposal` for the proposal it built, or by `ProcessProposal` for
+/// a proposal it accepted. `FinalizeBlock` takes it instead of executing
+/// again when height, block hash and every tx byte match; anything else
+/// discards it. Execution reads nothing from the request but the height and
+/// the txs (and the state they apply to, which is fixed until `Commit`), so
+/// a match yields exactly what executing again would. Kept in memory only:
+/// after a crash, replay executes normally.
+struct Executed {
+    height: u64,
+    /// The committed version it executed on.
+    base_version: u64,
+    /// The proposal's block hash (empty when built by PrepareProposal, which
+    /// does not know it).
+    hash: Vec<u8>,
+    /// All txs of the block, injected tx included.
+    txs: Vec<prost::bytes::Bytes>,
+    /// The outcome, as FinalizeBlock returns it.
+    block: ExecutedBlock,
+}
+
+/// The result of executing a whole block on the latest committed state.
+struct ExecutedBlock {
+    tx_results: Vec<ExecTxResult>,
+    /// End-block events.
+    events: Vec<tendermint::abci::Event>,
+    batch: StagedWriteBatch,
+    writes: Writes,
+}
+
+/// Proposals executed at most this many times per height are kept (one per
+/// round that reached ProcessProposal; later rounds are rare).
+const MAX_EXECUTED: usize = 4;
 
 struct Consensus {
     pending: Option<Pending>,
+    /// Blocks executed ahead of FinalizeBlock at the next height.
+    executed: Vec<Executed>,
 }
 
 struct Inner {
@@ -69,9 +111,14 @@ struct Inner {
     chain_id: Mutex<Option<String>>,
     consensus: Mutex<Consensus>,
     /// The mempool's view: latest committed state plus txs accepted since.
-    mempool: tokio::sync::Mutex<StateDelta<cnidarium::Snapshot>>,
+    mempool: tokio::sync::Mutex<StateDelta<CachedSnapshot>>,
+    /// Reads of the latest committed state (see [`crate::read_cache`]).
+    read_cache: Arc<ReadCache>,
     /// Txs whose signature is known to verify, by tx hash.
     sig_cache: Mutex<SigCache>,
+    /// FinalizeBlocks answered from an optimistic execution (see
+    /// [`App::optimistic_hits`]).
+    optimistic_hits: std::sync::atomic::AtomicU64,
 }
 
 /// A bounded map from tx hash (sha256 of the raw bytes, signature included)
@@ -140,6 +187,44 @@ fn tx_result(err: &TxError) -> ExecTxResult {
     }
 }
 
+fn ok_result(events: Vec<tendermint::abci::Event>) -> ExecTxResult {
+    ExecTxResult {
+        events: events.into_iter().map(Into::into).collect(),
+        ..Default::default()
+    }
+}
+
+/// A fresh state for executing block `height` on `snapshot`, after the
+/// begin-block writes.
+fn begin_block(
+    snapshot: CachedSnapshot,
+    params: &crate::params::Params,
+    height: u64,
+) -> StateDelta<CachedSnapshot> {
+    let mut state = StateDelta::new(snapshot);
+    cache_params(&mut state, params.clone());
+    state.put_u64(state_key::BLOCK_HEIGHT.to_string(), height);
+    state
+}
+
+impl Executed {
+    /// Whether this execution is of the block `txs` at `height` on the state
+    /// at `base_version`, and (when given and known here) of block `hash`.
+    fn matches(
+        &self,
+        height: u64,
+        base_version: u64,
+        hash: Option<&[u8]>,
+        txs: &[prost::bytes::Bytes],
+    ) -> bool {
+        self.height == height
+            && self.base_version == base_version
+            && hash.is_none_or(|h| self.hash.is_empty() || self.hash == h)
+            && self.txs.len() == txs.len()
+            && self.txs.iter().zip(txs).all(|(a, b)| a == b)
+    }
+}
+
 impl App {
     /// Opens (or creates) the state database at `path`. Refuses state written
     /// by a different state-format version.
@@ -170,17 +255,48 @@ impl App {
             }
             Some(v.chain_id)
         };
-        let mempool = tokio::sync::Mutex::new(StateDelta::new(snapshot));
+        let read_cache = Arc::new(ReadCache::new(storage.latest_version()));
+        let mempool = tokio::sync::Mutex::new(StateDelta::new(CachedSnapshot::new(
+            snapshot,
+            read_cache.clone(),
+        )));
         Ok(App {
             inner: Arc::new(Inner {
                 storage,
                 runtime,
                 chain_id: Mutex::new(chain_id),
-                consensus: Mutex::new(Consensus { pending: None }),
+                consensus: Mutex::new(Consensus {
+                    pending: None,
+                    executed: Vec::new(),
+                }),
                 mempool,
+                read_cache,
                 sig_cache: Mutex::new(SigCache::new()),
+                optimistic_hits: std::sync::atomic::AtomicU64::new(0),
             }),
         })
+    }
+
+    /// How many FinalizeBlocks since start reused the execution done by
+    /// PrepareProposal or ProcessProposal instead of executing the block
+    /// again (for tests and diagnostics).
+    pub fn optimistic_hits(&self) -> u64 {
+        self.inner
+            .optimistic_hits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The latest committed state, read through the read cache.
+    fn snapshot(&self) -> CachedSnapshot {
+        CachedSnapshot::new(
+            self.inner.storage.latest_snapshot(),
+            self.inner.read_cache.clone(),
+        )
+    }
+
+    /// Keys in the read cache (for tests).
+    pub fn read_cache_len(&self) -> usize {
+        self.inner.read_cache.len()
     }
 
     /// The storage (for queries and tests).
@@ -274,6 +390,7 @@ impl App {
             enable_height,
         ))?;
         let root = self.block_on(storage.commit(state))?;
+        self.inner.read_cache.reset(storage.latest_version());
         *lock(&self.inner.chain_id) = Some(req.chain_id.clone());
         self.reset_mempool()?;
 
@@ -297,8 +414,7 @@ impl App {
     }
 
     fn reset_mempool(&self) -> Result<()> {
-        let snap = self.inner.storage.latest_snapshot();
-        let mut state = StateDelta::new(snap);
+        let mut state = StateDelta::new(self.snapshot());
         if self.inner.storage.latest_version() != PRE_GENESIS {
             let params = self.block_on(state.params())?;
             cache_params(&mut state, params);
@@ -347,7 +463,7 @@ impl App {
     /// parallelism cannot affect consensus.
     fn predecode(
         &self,
-        snapshot: &cnidarium::Snapshot,
+        snapshot: &CachedSnapshot,
         txs: &[&[u8]],
         chain_id: &str,
         max_tx_bytes: u64,
@@ -488,6 +604,9 @@ impl App {
 
     /// `PrepareProposal`: tx[0] is the injected extended commit; then the
     /// mempool's txs that pass the pipeline, in order, within `max_tx_bytes`.
+    /// The block is executed to its end on the way and kept (see
+    /// [`Executed`]), so ProcessProposal and FinalizeBlock of this very
+    /// proposal need not execute it again.
     pub fn prepare_proposal(&self, req: RequestPrepareProposal) -> Result<ResponsePrepareProposal> {
         let chain_id = self
             .chain_id()
@@ -500,15 +619,18 @@ impl App {
         let mut total = injected.len();
         let mut out = vec![injected.into()];
         let height = u64::try_from(req.height).context("negative height")?;
-        self.block_on(async {
-            let mut state = StateDelta::new(self.inner.storage.latest_snapshot());
-            let params = state.params().await?;
-            cache_params(&mut state, params.clone());
+        let snapshot = self.snapshot();
+        let base_version = snapshot.version();
+        let (state, params, results) = self.block_on(async {
+            let params = snapshot.params().await?;
+            let mut state = begin_block(snapshot, &params, height);
             let ctx = ExecContext {
                 chain_id: &chain_id,
                 height,
                 params: &params,
             };
+            // The injected tx's result, as FinalizeBlock reports it.
+            let mut results = vec![ExecTxResult::default()];
             for tx in req.txs {
                 if vote_ext::is_injected(&tx) {
                     continue;
@@ -517,21 +639,37 @@ impl App {
                     continue;
                 }
                 match self.deliver(&mut state, &ctx, &tx).await {
-                    Ok(_) => {
+                    Ok(events) => {
                         total = total.saturating_add(tx.len());
                         out.push(tx);
+                        results.push(ok_result(events));
                     }
                     Err(ExecError::Tx(_)) => {}
                     Err(ExecError::Internal(e)) => return Err(e),
                 }
             }
-            Ok(())
+            Ok::<_, anyhow::Error>((state, params, results))
         })?;
+        // Every tx in `out` succeeded, in order, on the state FinalizeBlock
+        // will start from, after the same begin-block writes; failed txs
+        // left no trace. So this is FinalizeBlock's execution of `out`.
+        self.finish_optimistic(
+            state,
+            &chain_id,
+            &params,
+            height,
+            base_version,
+            Vec::new(),
+            &out,
+            results,
+        );
         Ok(ResponsePrepareProposal { txs: out })
     }
 
     /// `ProcessProposal`: rejects a proposal whose tx[0] is not a valid
-    /// extended commit or which holds any tx that fails the pipeline.
+    /// extended commit or which holds any tx that fails the pipeline. An
+    /// accepted proposal's execution is kept for FinalizeBlock (see
+    /// [`Executed`]); the proposer's own proposal reuses PrepareProposal's.
     pub fn process_proposal(&self, req: RequestProcessProposal) -> Result<ResponseProcessProposal> {
         let accept = |ok: bool| ResponseProcessProposal {
             status: if ok {
@@ -543,44 +681,180 @@ impl App {
         let chain_id = self
             .chain_id()
             .context("ProcessProposal before InitChain")?;
-        let Some((tx0, rest)) = req.txs.split_first() else {
+        let Some(tx0) = req.txs.first() else {
             tracing::warn!(
                 height = req.height,
                 "rejecting proposal without injected tx"
             );
             return Ok(accept(false));
         };
-        let snapshot = self.inner.storage.latest_snapshot();
+        let snapshot = self.snapshot();
         if let Err(e) = self.verify_injected(&snapshot, tx0, req.height, &chain_id)? {
             tracing::warn!(height = req.height, "rejecting proposal: {e}");
             return Ok(accept(false));
         }
         let height = u64::try_from(req.height).context("negative height")?;
-        self.block_on(async {
-            let mut state = StateDelta::new(snapshot);
-            let params = state.params().await?;
-            cache_params(&mut state, params.clone());
+        let base_version = snapshot.version();
+        {
+            // Our own proposal: PrepareProposal executed exactly these txs,
+            // all successfully.
+            let mut consensus = lock(&self.inner.consensus);
+            if let Some(e) = consensus
+                .executed
+                .iter_mut()
+                .find(|e| e.hash.is_empty() && e.matches(height, base_version, None, &req.txs))
+            {
+                e.hash = req.hash.to_vec();
+                return Ok(accept(true));
+            }
+        }
+        let (state, params, results) = self.execute_txs(snapshot, &chain_id, height, &req.txs)?;
+        // results[0] is the injected tx's (verified above).
+        if let Some((i, r)) = results
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, r)| r.code != 0)
+        {
+            tracing::warn!(height, "rejecting proposal: tx {i}: {}", r.log);
+            return Ok(accept(false));
+        }
+        self.finish_optimistic(
+            state,
+            &chain_id,
+            &params,
+            height,
+            base_version,
+            req.hash.to_vec(),
+            &req.txs,
+            results,
+        );
+        Ok(accept(true))
+    }
+
+    /// Decodes and runs a block's txs on the latest committed state after
+    /// the begin-block writes, exactly as FinalizeBlock does: a failing tx
+    /// gets its code and changes nothing. Returns the state (end block not
+    /// run yet), the params and one result per tx.
+    fn execute_txs(
+        &self,
+        snapshot: CachedSnapshot,
+        chain_id: &str,
+        height: u64,
+        txs: &[prost::bytes::Bytes],
+    ) -> Result<(
+        StateDelta<CachedSnapshot>,
+        crate::params::Params,
+        Vec<ExecTxResult>,
+    )> {
+        let params = self.block_on(snapshot.params())?;
+        let skip_first = txs.first().is_some_and(|t| vote_ext::is_injected(t));
+        let user_txs: Vec<&[u8]> = txs
+            .iter()
+            .skip(usize::from(skip_first))
+            .map(|t| t.as_ref())
+            .collect();
+        let predecoded = self.predecode(&snapshot, &user_txs, chain_id, params.max_tx_bytes)?;
+        let (state, results) = self.block_on(async {
+            let mut state = begin_block(snapshot, &params, height);
             let ctx = ExecContext {
-                chain_id: &chain_id,
+                chain_id,
                 height,
                 params: &params,
             };
-            for (i, tx) in rest.iter().enumerate() {
-                match self.deliver(&mut state, &ctx, tx).await {
-                    Ok(_) => {}
-                    Err(ExecError::Tx(e)) => {
-                        tracing::warn!(
-                            height,
-                            "rejecting proposal: tx {}: {e}",
-                            i.saturating_add(1)
-                        );
-                        return Ok(accept(false));
-                    }
-                    Err(ExecError::Internal(e)) => return Err(e),
-                }
+            let mut results = Vec::with_capacity(txs.len());
+            if skip_first {
+                // The injected extended commit, verified in ProcessProposal;
+                // tallies of verdicts come with the proof-of-compute issue.
+                results.push(ExecTxResult::default());
             }
-            Ok(accept(true))
+            for p in predecoded {
+                let outcome = match p.decoded {
+                    Ok(d) => {
+                        self.deliver_decoded(&mut state, &ctx, &d, p.verified_for)
+                            .await
+                    }
+                    Err(e) => Err(ExecError::Tx(e)),
+                };
+                results.push(match outcome {
+                    Ok(events) => ok_result(events),
+                    Err(ExecError::Tx(e)) => tx_result(&e),
+                    Err(ExecError::Internal(e)) => return Err(e),
+                });
+            }
+            Ok::<_, anyhow::Error>((state, results))
+        })?;
+        Ok((state, params, results))
+    }
+
+    /// End block (fee split) and the staged commit with its app hash.
+    fn end_block(
+        &self,
+        mut state: StateDelta<CachedSnapshot>,
+        chain_id: &str,
+        params: &crate::params::Params,
+        height: u64,
+        tx_results: Vec<ExecTxResult>,
+    ) -> Result<ExecutedBlock> {
+        let ctx = ExecContext {
+            chain_id,
+            height,
+            params,
+        };
+        self.block_on(async {
+            let mut end = StateDelta::new(&mut state);
+            match validators::Fees::end_block(&mut end, &ctx.block()).await {
+                Ok(()) => {}
+                Err(ExecError::Tx(e)) => bail!("fee distribution failed: {e}"),
+                Err(ExecError::Internal(e)) => return Err(e),
+            }
+            let (_, events) = end.apply();
+            // Re-base the writes on the plain snapshot for cnidarium.
+            let (base, changes) = state.flatten();
+            let writes = changes.unwritten_changes().clone();
+            let mut plain = StateDelta::new(base.into_snapshot());
+            changes.apply_to(&mut plain);
+            let batch = self.inner.storage.prepare_commit(plain).await?;
+            Ok(ExecutedBlock {
+                tx_results,
+                events,
+                batch,
+                writes,
+            })
         })
+    }
+
+    /// Finishes an optimistic execution and keeps it for FinalizeBlock. A
+    /// failure here only loses the shortcut: FinalizeBlock then executes the
+    /// block itself and meets the failure there.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_optimistic(
+        &self,
+        state: StateDelta<CachedSnapshot>,
+        chain_id: &str,
+        params: &crate::params::Params,
+        height: u64,
+        base_version: u64,
+        hash: Vec<u8>,
+        txs: &[prost::bytes::Bytes],
+        tx_results: Vec<ExecTxResult>,
+    ) {
+        match self.end_block(state, chain_id, params, height, tx_results) {
+            Ok(block) => {
+                let mut consensus = lock(&self.inner.consensus);
+                if consensus.executed.len() >= MAX_EXECUTED {
+                    consensus.executed.remove(0);
+                }
+                consensus.executed.push(Executed {
+                    height,
+                    base_version,
+                    hash,
+                    txs: txs.to_vec(),
+                    block,
+                });
+            }
+            Err(e) => tracing::warn!(height, "optimistic execution not kept: {e:#}"),
+        }
     }
 
     /// `ExtendVote`: this validator's versioned vote extension.
@@ -609,7 +883,8 @@ impl App {
 
     /// `FinalizeBlock`: begin-block hooks, txs (a failing tx gets its code and
     /// changes nothing), end-block hooks (fee split), app hash. The block is
-    /// staged, not persisted, until `Commit`.
+    /// staged, not persisted, until `Commit`. Reuses the execution of
+    /// PrepareProposal or ProcessProposal when it was of this very block.
     pub fn finalize_block(&self, req: RequestFinalizeBlock) -> Result<ResponseFinalizeBlock> {
         let chain_id = self.chain_id().context("FinalizeBlock before InitChain")?;
         let height = u64::try_from(req.height).context("negative height")?;
@@ -617,68 +892,41 @@ impl App {
         if height != expected {
             bail!("FinalizeBlock for height {height}, expected {expected}");
         }
-        let snapshot = self.inner.storage.latest_snapshot();
-        let params = self.block_on(snapshot.params())?;
-        let skip_first = req.txs.first().is_some_and(|t| vote_ext::is_injected(t));
-        let user_txs: Vec<&[u8]> = req
-            .txs
-            .iter()
-            .skip(usize::from(skip_first))
-            .map(|t| t.as_ref())
-            .collect();
-        let mut predecoded = self
-            .predecode(&snapshot, &user_txs, &chain_id, params.max_tx_bytes)?
-            .into_iter();
-        let (tx_results, events, batch) = self.block_on(async {
-            let mut state = StateDelta::new(snapshot);
-            cache_params(&mut state, params.clone());
-            // Begin block.
-            state.put_u64(state_key::BLOCK_HEIGHT.to_string(), height);
-            let ctx = ExecContext {
-                chain_id: &chain_id,
-                height,
-                params: &params,
-            };
-            let mut results = Vec::with_capacity(req.txs.len());
-            if skip_first {
-                // The injected extended commit, verified in ProcessProposal;
-                // tallies of verdicts come with the proof-of-compute issue.
-                results.push(ExecTxResult::default());
+        let snapshot = self.snapshot();
+        let base_version = snapshot.version();
+        let reused = {
+            let mut consensus = lock(&self.inner.consensus);
+            let found = consensus
+                .executed
+                .iter()
+                .position(|e| e.matches(height, base_version, Some(&req.hash), &req.txs));
+            let taken = found.map(|i| consensus.executed.swap_remove(i));
+            // The height is decided: no other proposal of it will be needed.
+            consensus.executed.clear();
+            taken
+        };
+        let block = match reused {
+            Some(e) => {
+                self.inner
+                    .optimistic_hits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                e.block
             }
-            for p in predecoded.by_ref() {
-                let outcome = match p.decoded {
-                    Ok(d) => {
-                        self.deliver_decoded(&mut state, &ctx, &d, p.verified_for)
-                            .await
-                    }
-                    Err(e) => Err(ExecError::Tx(e)),
-                };
-                let r = match outcome {
-                    Ok(events) => ExecTxResult {
-                        events: events.into_iter().map(Into::into).collect(),
-                        ..Default::default()
-                    },
-                    Err(ExecError::Tx(e)) => tx_result(&e),
-                    Err(ExecError::Internal(e)) => return Err(e),
-                };
-                results.push(r);
+            None => {
+                let (state, params, results) =
+                    self.execute_txs(snapshot, &chain_id, height, &req.txs)?;
+                self.end_block(state, &chain_id, &params, height, results)?
             }
-            // End block.
-            let mut end = StateDelta::new(&mut state);
-            match validators::Fees::end_block(&mut end, &ctx.block()).await {
-                Ok(()) => {}
-                Err(ExecError::Tx(e)) => bail!("fee distribution failed: {e}"),
-                Err(ExecError::Internal(e)) => return Err(e),
-            }
-            let (_, events) = end.apply();
-            let batch = self.inner.storage.prepare_commit(state).await?;
-            Ok::<_, anyhow::Error>((results, events, batch))
-        })?;
-        let app_hash = batch.root_hash().0.to_vec();
-        lock(&self.inner.consensus).pending = Some(Pending { height, batch });
+        };
+        let app_hash = block.batch.root_hash().0.to_vec();
+        lock(&self.inner.consensus).pending = Some(Pending {
+            height,
+            batch: block.batch,
+            writes: block.writes,
+        });
         Ok(ResponseFinalizeBlock {
-            events: events.into_iter().map(Into::into).collect(),
-            tx_results,
+            events: block.events.into_iter().map(Into::into).collect(),
+            tx_results: block.tx_results,
             validator_updates: Vec::new(),
             consensus_param_updates: None,
             app_hash: app_hash.into(),
@@ -688,11 +936,16 @@ impl App {
     /// `Commit`: persists the block staged by `FinalizeBlock` and resets the
     /// mempool's view.
     pub fn commit(&self) -> Result<ResponseCommit> {
-        let pending = lock(&self.inner.consensus)
-            .pending
-            .take()
-            .context("Commit without FinalizeBlock")?;
+        let pending = {
+            let mut consensus = lock(&self.inner.consensus);
+            consensus.executed.clear();
+            consensus.pending.take()
+        }
+        .context("Commit without FinalizeBlock")?;
         self.inner.storage.commit_batch(pending.batch)?;
+        self.inner
+            .read_cache
+            .advance(self.inner.storage.latest_version(), &pending.writes);
         debug_assert_eq!(self.inner.storage.latest_version(), pending.height);
         self.reset_mempool()?;
         Ok(ResponseCommit { retain_height: 0 })

@@ -19,6 +19,7 @@ pub mod execute;
 pub mod genesis;
 pub mod params;
 pub mod query;
+pub mod read_cache;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod state;

@@ -6,6 +6,7 @@ mod bad_input;
 mod common;
 mod consensus;
 mod determinism;
+mod optimistic;
 mod query;
 mod server;
 mod transfer;
