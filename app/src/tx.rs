@@ -58,6 +58,8 @@ pub struct DecodedTx {
     auth_info_bytes: Vec<u8>,
     /// 64-byte compact signature.
     signature: Vec<u8>,
+    /// `pub_key`, parsed once.
+    verifying_key: secp256k1::PublicKey,
 }
 
 fn err(code: ResultCode, msg: impl Into<String>) -> TxError {
@@ -142,7 +144,7 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
     }
     let pk = PubKey::decode(pk_any.value.as_slice())
         .map_err(|e| err(ResultCode::InvalidSigner, format!("bad public key: {e}")))?;
-    let signer = pubkey_address(&pk.key).ok_or_else(|| {
+    let (verifying_key, signer) = parse_pubkey(&pk.key).ok_or_else(|| {
         err(
             ResultCode::InvalidSigner,
             "public key is not a compressed secp256k1 point",
@@ -236,26 +238,34 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
         body_bytes: raw.body_bytes,
         auth_info_bytes: raw.auth_info_bytes,
         signature: signature.clone(),
+        verifying_key,
     })
 }
 
 /// The Cosmos address of a compressed secp256k1 key: `ripemd160(sha256(key))`.
 /// `None` if the bytes are not a valid point.
 pub fn pubkey_address(key: &[u8]) -> Option<Address> {
+    parse_pubkey(key).map(|(_, address)| address)
+}
+
+/// A compressed secp256k1 key (33 bytes, a point on the curve) and its
+/// address.
+fn parse_pubkey(key: &[u8]) -> Option<(secp256k1::PublicKey, Address)> {
+    use ripemd::Ripemd160;
     if key.len() != 33 {
         return None;
     }
-    let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(key).ok()?;
-    let pk = cosmrs::crypto::PublicKey::from(&vk);
-    let id = pk.account_id(comrade_primitives::BECH32_PREFIX).ok()?;
-    Address::from_bytes(&id.to_bytes()).ok()
+    let vk = secp256k1::PublicKey::from_slice(key).ok()?;
+    let hash = Ripemd160::digest(Sha256::digest(key));
+    Some((vk, Address::from_bytes(&hash).ok()?))
 }
 
 impl DecodedTx {
     /// Verifies the signature over the SIGN_MODE_DIRECT sign doc for this
-    /// chain id and account number.
+    /// chain id and account number: ECDSA over SHA-256 of the doc, with the
+    /// signature in compact `r || s` form and low `s` only (as the Cosmos SDK
+    /// and k256 require). Uses libsecp256k1, about twice as fast as k256.
     pub fn verify_signature(&self, chain_id: &str, account_number: u64) -> Result<(), TxError> {
-        use k256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
         let doc = SignDoc {
             body_bytes: self.body_bytes.clone(),
             auth_info_bytes: self.auth_info_bytes.clone(),
@@ -273,8 +283,11 @@ impl DecodedTx {
                 ),
             )
         };
-        let vk = VerifyingKey::from_sec1_bytes(&self.pub_key).map_err(|_| fail())?;
-        let sig = Signature::from_slice(&self.signature).map_err(|_| fail())?;
-        vk.verify(&doc, &sig).map_err(|_| fail())
+        let digest: [u8; 32] = Sha256::digest(&doc).into();
+        let msg = secp256k1::Message::from_slice(&digest).map_err(|_| fail())?;
+        let sig = secp256k1::ecdsa::Signature::from_compact(&self.signature).map_err(|_| fail())?;
+        secp256k1::SECP256K1
+            .verify_ecdsa(&msg, &sig, &self.verifying_key)
+            .map_err(|_| fail())
     }
 }

@@ -57,3 +57,52 @@ proptest! {
         prop_assert_eq!(vote_ext::decode_injected(&tx).unwrap(), info);
     }
 }
+
+proptest! {
+    /// Addresses and signature checks agree with k256 / cosmrs, the
+    /// reference implementation the chain used before libsecp256k1.
+    #[test]
+    fn verification_agrees_with_k256(seed in 0u64..10_000, num in any::<u64>(), seq in any::<u64>()) {
+        use cosmrs::proto::cosmos::tx::v1beta1::{SignDoc, TxRaw};
+        use k256::ecdsa::{Signature, signature::Verifier};
+        use prost::Message;
+
+        let key = account_key(seed);
+        let vk = *key.verifying_key();
+        let reference = cosmrs::crypto::PublicKey::from(&vk)
+            .account_id(comrade_primitives::BECH32_PREFIX)
+            .unwrap();
+        let from = address_of(&key);
+        prop_assert_eq!(from.as_bytes().to_vec(), reference.to_bytes());
+
+        let tx = sign_tx(&key, vec![msg_send(&from.to_string(), &from.to_string(), "ucomrade", "1")],
+            &SignOptions { chain_id: "c", account_number: num, sequence: seq, fee: ("7", "ucomrade"), memo: "", timeout_height: 0 });
+        let raw = TxRaw::decode(tx.as_slice()).unwrap();
+        let doc = SignDoc {
+            body_bytes: raw.body_bytes.clone(),
+            auth_info_bytes: raw.auth_info_bytes.clone(),
+            chain_id: "c".into(),
+            account_number: num,
+        }
+        .encode_to_vec();
+        let sig = Signature::from_slice(&raw.signatures[0]).unwrap();
+        prop_assert!(vk.verify(&doc, &sig).is_ok());
+        prop_assert!(decode(&tx, 65_536).unwrap().verify_signature("c", num).is_ok());
+
+        // The same signature with s replaced by n - s (high s): a valid
+        // ECDSA signature that both implementations must refuse.
+        let (r, s) = sig.split_scalars();
+        let high = Signature::from_scalars(r.to_bytes(), (-*s.as_ref()).to_bytes()).unwrap();
+        prop_assert!(vk.verify(&doc, &high).is_err());
+        let mut bad = raw.clone();
+        bad.signatures[0] = high.to_bytes().to_vec();
+        let d = decode(&bad.encode_to_vec(), 65_536).unwrap();
+        prop_assert!(d.verify_signature("c", num).is_err());
+
+        // A flipped bit in r fails too.
+        let mut flipped = raw;
+        flipped.signatures[0][5] ^= 1;
+        let d = decode(&flipped.encode_to_vec(), 65_536).unwrap();
+        prop_assert!(d.verify_signature("c", num).is_err());
+    }
+}
