@@ -27,6 +27,7 @@ pub mod quant;
 pub mod sampling;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod stop;
 pub mod tokenizer;
 pub mod weights;
 

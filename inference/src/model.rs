@@ -573,22 +573,19 @@ impl<B: Backend> Attention<B> {
         let (h, kvh, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let (qd, kvd) = (h * hd, kvh * hd);
         let qkv = lin(&self.qkv_proj, x);
-        let q = qkv
+        // Queries and keys side by side get their rotary in one pass.
+        let qk = qkv
             .clone()
-            .slice([0..b, 0..t, 0..qd])
-            .reshape([b, t, h, hd])
+            .slice([0..b, 0..t, 0..qd + kvd])
+            .reshape([b, t, h + kvh, hd])
             .swap_dims(1, 2);
-        let k = qkv
-            .clone()
-            .slice([0..b, 0..t, qd..qd + kvd])
-            .reshape([b, t, kvh, hd])
-            .swap_dims(1, 2);
+        let qk = rotary.apply(qk, cos, sin);
+        let q = qk.clone().slice([0..b, 0..h, 0..t, 0..hd]);
+        let k = qk.slice([0..b, h..h + kvh, 0..t, 0..hd]);
         let v = qkv
             .slice([0..b, 0..t, qd + kvd..qd + 2 * kvd])
             .reshape([b, t, kvh, hd])
             .swap_dims(1, 2);
-        let q = rotary.apply(q, cos.clone(), sin.clone());
-        let k = rotary.apply(k, cos, sin);
         let (k, v) = match cache.take() {
             Some(c) => (Tensor::cat(vec![c.k, k], 2), Tensor::cat(vec![c.v, v], 2)),
             None => (k, v),

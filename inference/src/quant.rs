@@ -14,6 +14,7 @@
 //! CPUs take a portable scalar path that computes the same integer sums.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use half::f16;
 use rayon::prelude::*;
@@ -23,6 +24,10 @@ use crate::gguf::GgmlType;
 
 /// Values per quantization block.
 pub const QK: usize = 32;
+
+/// Products reading fewer weight bytes than this (times the rows of input) run on the
+/// calling thread.
+const SEQUENTIAL_BYTES: usize = 256 << 10;
 
 /// Block format of a [`QMatrix`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,27 +48,43 @@ impl QKind {
         }
     }
 
-    /// Bytes of quantized values per block.
-    fn qs_bytes(self) -> usize {
+    /// Bytes per block, as in GGUF.
+    fn block_bytes(self) -> usize {
         match self {
-            Self::Q8_0 => QK,
-            Self::Q4_1 => QK / 2,
+            Self::Q8_0 => Q8_0_BYTES,
+            Self::Q4_1 => Q4_1_BYTES,
         }
     }
 }
 
+/// GGUF `Q8_0` block: f16 `d`, 32 signed bytes.
+const Q8_0_BYTES: usize = 34;
+/// GGUF `Q4_1` block: f16 `d`, f16 `m`, 16 bytes of nibbles (the low nibble of byte
+/// `j` is value `j`, the high nibble value `j + 16`).
+const Q4_1_BYTES: usize = 20;
+
+/// f16 → f32 for every bit pattern (256 KiB, built once): the kernels read block
+/// scales through it, as llama.cpp does on CPUs it is not built for F16C.
+fn f16_table() -> &'static [f32; 1 << 16] {
+    static TABLE: OnceLock<Box<[f32; 1 << 16]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([0.0f32; 1 << 16]);
+        for (i, v) in t.iter_mut().enumerate() {
+            *v = f16::from_bits(i as u16).to_f32();
+        }
+        t
+    })
+}
+
 /// A row-major `[rows, cols]` matrix of quantized blocks (each row is `cols / 32`
-/// blocks). In a linear layer a row is one output feature.
+/// blocks), stored exactly as GGUF stores them. In a linear layer a row is one output
+/// feature.
 #[derive(Clone)]
 pub struct QMatrix {
     rows: usize,
     cols: usize,
     kind: QKind,
-    /// Per block: `[d, 0]` (Q8_0) or `[d, m]` (Q4_1), the f16 values widened.
-    scales: Vec<[f32; 2]>,
-    /// Per block: 32 signed bytes (Q8_0) or 16 bytes of nibbles (Q4_1: the low nibble
-    /// of byte `j` is value `j`, the high nibble value `j + 16`).
-    qs: Vec<u8>,
+    blocks: Vec<u8>,
 }
 
 impl fmt::Debug for QMatrix {
@@ -103,49 +124,25 @@ impl QMatrix {
 
     /// Bytes the weights take in memory (what one matrix-vector product reads).
     pub fn bytes(&self) -> usize {
-        self.scales.len()
-            * match self.kind {
-                QKind::Q8_0 => 2,
-                QKind::Q4_1 => 4,
-            }
-            + self.qs.len()
+        self.blocks.len()
     }
 
-    /// Reads GGUF blocks (`Q8_0`: 34 bytes per block, `Q4_1`: 20) of a `[rows, cols]`
+    /// Takes GGUF blocks (`Q8_0`: 34 bytes per block, `Q4_1`: 20) of a `[rows, cols]`
     /// tensor (`rows` = GGUF's second dimension).
     pub fn from_gguf(kind: QKind, rows: usize, cols: usize, bytes: &[u8]) -> Result<Self> {
         check_cols(cols)?;
-        let blocks = rows * cols / QK;
-        let (head, qs_len) = match kind {
-            QKind::Q8_0 => (2, QK),
-            QKind::Q4_1 => (4, QK / 2),
-        };
-        let bsize = head + qs_len;
-        if bytes.len() != blocks * bsize {
+        let need = rows * cols / QK * kind.block_bytes();
+        if bytes.len() != need {
             return Err(InferenceError::InvalidRequest(format!(
-                "{kind:?} tensor [{rows}, {cols}] needs {} bytes, found {}",
-                blocks * bsize,
+                "{kind:?} tensor [{rows}, {cols}] needs {need} bytes, found {}",
                 bytes.len()
             )));
-        }
-        let mut scales = Vec::with_capacity(blocks);
-        let mut qs = Vec::with_capacity(blocks * qs_len);
-        for b in bytes.chunks_exact(bsize) {
-            let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
-            let m = if kind == QKind::Q4_1 {
-                f16::from_le_bytes([b[2], b[3]]).to_f32()
-            } else {
-                0.0
-            };
-            scales.push([d, m]);
-            qs.extend_from_slice(&b[head..]);
         }
         Ok(Self {
             rows,
             cols,
             kind,
-            scales,
-            qs,
+            blocks: bytes.to_vec(),
         })
     }
 
@@ -160,35 +157,41 @@ impl QMatrix {
                 data.len()
             )));
         }
-        let blocks = rows * cols / QK;
-        let mut scales = Vec::with_capacity(blocks);
-        let mut qs = Vec::with_capacity(rows * cols);
+        let mut blocks = Vec::with_capacity(rows * cols / QK * Q8_0_BYTES);
         for x in data.chunks_exact(QK) {
             let amax = x.iter().fold(0.0f32, |a, v| a.max(v.abs()));
             let d = amax / 127.0;
             let id = if d == 0.0 { 0.0 } else { 1.0 / d };
-            scales.push([f16::from_f32(d).to_f32(), 0.0]);
-            qs.extend(x.iter().map(|v| (v * id).round() as i8 as u8));
+            blocks.extend(f16::from_f32(d).to_le_bytes());
+            blocks.extend(x.iter().map(|v| (v * id).round() as i8 as u8));
         }
         Ok(Self {
             rows,
             cols,
             kind: QKind::Q8_0,
-            scales,
-            qs,
+            blocks,
         })
     }
 
     /// The matrix in f32 (for tests and tools).
     pub fn dequantize(&self) -> Vec<f32> {
-        let qb = self.kind.qs_bytes();
+        let t = f16_table();
         let mut out = Vec::with_capacity(self.rows * self.cols);
-        for (s, q) in self.scales.iter().zip(self.qs.chunks_exact(qb)) {
-            match self.kind {
-                QKind::Q8_0 => out.extend(q.iter().map(|&v| s[0] * f32::from(v as i8))),
-                QKind::Q4_1 => {
-                    out.extend(q.iter().map(|&v| s[0] * f32::from(v & 0x0F) + s[1]));
-                    out.extend(q.iter().map(|&v| s[0] * f32::from(v >> 4) + s[1]));
+        match self.kind {
+            QKind::Q8_0 => {
+                for b in self.blocks.as_chunks::<Q8_0_BYTES>().0 {
+                    let [d0, d1, qs @ ..] = *b;
+                    let d = t[usize::from(u16::from_le_bytes([d0, d1]))];
+                    out.extend(qs.iter().map(|&v| d * f32::from(v as i8)));
+                }
+            }
+            QKind::Q4_1 => {
+                for b in self.blocks.as_chunks::<Q4_1_BYTES>().0 {
+                    let [d0, d1, m0, m1, qs @ ..] = *b;
+                    let d = t[usize::from(u16::from_le_bytes([d0, d1]))];
+                    let m = t[usize::from(u16::from_le_bytes([m0, m1]))];
+                    out.extend(qs.iter().map(|&v| d * f32::from(v & 0x0F) + m));
+                    out.extend(qs.iter().map(|&v| d * f32::from(v >> 4) + m));
                 }
             }
         }
@@ -202,28 +205,16 @@ impl QMatrix {
                 "row permutation does not match the matrix".into(),
             ));
         }
-        let nb = self.cols / QK;
-        let qb = nb * self.kind.qs_bytes();
-        let mut scales = Vec::with_capacity(self.scales.len());
-        let mut qs = Vec::with_capacity(self.qs.len());
+        let mut blocks = Vec::with_capacity(self.blocks.len());
         for &r in perm {
-            scales.extend_from_slice(&self.scales[r * nb..(r + 1) * nb]);
-            qs.extend_from_slice(&self.qs[r * qb..(r + 1) * qb]);
+            blocks.extend_from_slice(self.row(r));
         }
-        Ok(Self {
-            scales,
-            qs,
-            ..*self
-        })
+        Ok(Self { blocks, ..*self })
     }
 
-    fn row(&self, r: usize) -> (&[[f32; 2]], &[u8]) {
-        let nb = self.cols / QK;
-        let qb = nb * self.kind.qs_bytes();
-        (
-            &self.scales[r * nb..(r + 1) * nb],
-            &self.qs[r * qb..(r + 1) * qb],
-        )
+    fn row(&self, r: usize) -> &[u8] {
+        let rb = self.cols / QK * self.kind.block_bytes();
+        &self.blocks[r * rb..(r + 1) * rb]
     }
 }
 
@@ -248,12 +239,12 @@ impl QActs {
             let amax = blk.iter().fold(0.0f32, |a, v| a.max(v.abs()));
             let dd = amax / 127.0;
             let id = if amax == 0.0 { 0.0 } else { 127.0 / amax };
-            let mut sum = 0i32;
-            for v in blk {
-                let qi = (v * id).round_ties_even() as i8;
-                sum += i32::from(qi);
-                q.push(qi);
+            let mut qs = [0i8; QK];
+            for (o, v) in qs.iter_mut().zip(blk) {
+                *o = round_ties_even(v * id) as i8;
             }
+            let sum: i32 = qs.iter().map(|&x| i32::from(x)).sum();
+            q.extend_from_slice(&qs);
             d.push(f16::from_f32(dd).to_f32());
             s.push(f16::from_f32(dd * sum as f32).to_f32());
         }
@@ -261,32 +252,44 @@ impl QActs {
     }
 }
 
+/// Rounds half to even like `f32::round_ties_even` for `|v| < 2^22`, in plain adds
+/// that vectorize (`round_ties_even` becomes a libm call per value here).
+#[inline(always)]
+fn round_ties_even(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    (v + MAGIC) - MAGIC
+}
+
 /// Dot product of one weight row with quantized activations, portable version.
-fn dot_scalar(kind: QKind, ws: &[[f32; 2]], wq: &[u8], a: &QActs) -> f32 {
+fn dot_scalar(kind: QKind, row: &[u8], a: &QActs) -> f32 {
+    let t = f16_table();
     let mut acc = 0.0f32;
+    let (x, _) = a.q.as_chunks::<QK>();
     match kind {
         QKind::Q8_0 => {
-            let (w, _) = wq.as_chunks::<QK>();
-            let (x, _) = a.q.as_chunks::<QK>();
-            for (((w, x), s), d) in w.iter().zip(x).zip(ws).zip(&a.d) {
-                let sumi: i32 = w
+            let (w, _) = row.as_chunks::<Q8_0_BYTES>();
+            for ((b, x), d) in w.iter().zip(x).zip(&a.d) {
+                let [d0, d1, qs @ ..] = *b;
+                let sumi: i32 = qs
                     .iter()
                     .zip(x)
                     .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
                     .sum();
-                acc += s[0] * d * sumi as f32;
+                acc += t[usize::from(u16::from_le_bytes([d0, d1]))] * d * sumi as f32;
             }
         }
         QKind::Q4_1 => {
-            let (w, _) = wq.as_chunks::<{ QK / 2 }>();
-            let (x, _) = a.q.as_chunks::<QK>();
-            for ((((w, x), s), d), sa) in w.iter().zip(x).zip(ws).zip(&a.d).zip(&a.s) {
+            let (w, _) = row.as_chunks::<Q4_1_BYTES>();
+            for (((b, x), d), sa) in w.iter().zip(x).zip(&a.d).zip(&a.s) {
+                let [d0, d1, m0, m1, qs @ ..] = *b;
                 let mut sumi = 0i32;
                 for j in 0..QK / 2 {
-                    sumi += i32::from(w[j] & 0x0F) * i32::from(x[j])
-                        + i32::from(w[j] >> 4) * i32::from(x[j + QK / 2]);
+                    sumi += i32::from(qs[j] & 0x0F) * i32::from(x[j])
+                        + i32::from(qs[j] >> 4) * i32::from(x[j + QK / 2]);
                 }
-                acc += s[0] * d * sumi as f32 + s[1] * sa;
+                let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
+                let wm = t[usize::from(u16::from_le_bytes([m0, m1]))];
+                acc += wd * d * sumi as f32 + wm * sa;
             }
         }
     }
@@ -298,41 +301,12 @@ mod avx2 {
     use pulp::x86::V3;
     use std::arch::x86_64::{__m128i, __m256, __m256i};
 
-    use super::{QActs, QK};
+    use super::{Q4_1_BYTES, Q8_0_BYTES, QActs, QK};
 
     #[inline(always)]
     fn hsum(v: __m256) -> f32 {
         let a: [f32; 8] = pulp::cast(v);
         (a[0] + a[4]) + (a[1] + a[5]) + ((a[2] + a[6]) + (a[3] + a[7]))
-    }
-
-    /// `Q4_1` row × `Q8_1` activations.
-    #[inline(always)]
-    pub fn dot_q4_1(simd: V3, ws: &[[f32; 2]], wq: &[u8], a: &QActs) -> f32 {
-        let m4: __m128i = simd.sse2._mm_set1_epi8(0x0F);
-        let ones: __m256i = simd.avx._mm256_set1_epi16(1);
-        let mut acc = simd.avx._mm256_setzero_ps();
-        let mut summs = 0.0f32;
-        let (w, _) = wq.as_chunks::<{ QK / 2 }>();
-        let (x, _) = a.q.as_chunks::<QK>();
-        for ((((w, x), s), d), sa) in w.iter().zip(x).zip(ws).zip(&a.d).zip(&a.s) {
-            let b: __m128i = pulp::cast(*w);
-            let lo = simd.sse2._mm_and_si128(b, m4);
-            let hi = simd
-                .sse2
-                ._mm_and_si128(simd.sse2._mm_srli_epi16::<4>(b), m4);
-            let wv = simd.avx._mm256_set_m128i(hi, lo);
-            let xv: __m256i = pulp::cast(*x);
-            let p = simd
-                .avx2
-                ._mm256_madd_epi16(simd.avx2._mm256_maddubs_epi16(wv, xv), ones);
-            let f = simd.avx._mm256_cvtepi32_ps(p);
-            acc = simd
-                .fma
-                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(s[0] * d), f, acc);
-            summs += s[1] * sa;
-        }
-        hsum(acc) + summs
     }
 
     /// [`super::tile_with`] with the AVX2 dot products (inlined into the caller's
@@ -345,25 +319,60 @@ mod avx2 {
         acts: &[QActs],
         out: &mut [f32],
     ) {
+        let t = super::f16_table();
         match m.kind {
             super::QKind::Q4_1 => {
-                super::tile_with(m, rows, acts, out, |ws, wq, a| dot_q4_1(simd, ws, wq, a))
+                super::tile_with(m, rows, acts, out, |w, a| dot_q4_1(simd, t, w, a))
             }
             super::QKind::Q8_0 => {
-                super::tile_with(m, rows, acts, out, |ws, wq, a| dot_q8_0(simd, ws, wq, a))
+                super::tile_with(m, rows, acts, out, |w, a| dot_q8_0(simd, t, w, a))
             }
         }
     }
 
-    /// `Q8_0` row × `Q8_0` activations.
+    /// `Q4_1` row × `Q8_1` activations.
     #[inline(always)]
-    pub fn dot_q8_0(simd: V3, ws: &[[f32; 2]], wq: &[u8], a: &QActs) -> f32 {
+    fn dot_q4_1(simd: V3, t: &[f32; 1 << 16], row: &[u8], a: &QActs) -> f32 {
+        let m4: __m128i = simd.sse2._mm_set1_epi8(0x0F);
         let ones: __m256i = simd.avx._mm256_set1_epi16(1);
         let mut acc = simd.avx._mm256_setzero_ps();
-        let (w, _) = wq.as_chunks::<QK>();
+        let mut summs = 0.0f32;
+        let (w, _) = row.as_chunks::<Q4_1_BYTES>();
         let (x, _) = a.q.as_chunks::<QK>();
-        for (((w, x), s), d) in w.iter().zip(x).zip(ws).zip(&a.d) {
-            let wv: __m256i = pulp::cast(*w);
+        for (((b, x), d), sa) in w.iter().zip(x).zip(&a.d).zip(&a.s) {
+            let [d0, d1, m0, m1, qs @ ..] = *b;
+            let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
+            let wm = t[usize::from(u16::from_le_bytes([m0, m1]))];
+            let q: __m128i = pulp::cast(qs);
+            let lo = simd.sse2._mm_and_si128(q, m4);
+            let hi = simd
+                .sse2
+                ._mm_and_si128(simd.sse2._mm_srli_epi16::<4>(q), m4);
+            let wv = simd.avx._mm256_set_m128i(hi, lo);
+            let xv: __m256i = pulp::cast(*x);
+            let p = simd
+                .avx2
+                ._mm256_madd_epi16(simd.avx2._mm256_maddubs_epi16(wv, xv), ones);
+            let f = simd.avx._mm256_cvtepi32_ps(p);
+            acc = simd
+                .fma
+                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(wd * d), f, acc);
+            summs += wm * sa;
+        }
+        hsum(acc) + summs
+    }
+
+    /// `Q8_0` row × `Q8_0` activations.
+    #[inline(always)]
+    fn dot_q8_0(simd: V3, t: &[f32; 1 << 16], row: &[u8], a: &QActs) -> f32 {
+        let ones: __m256i = simd.avx._mm256_set1_epi16(1);
+        let mut acc = simd.avx._mm256_setzero_ps();
+        let (w, _) = row.as_chunks::<Q8_0_BYTES>();
+        let (x, _) = a.q.as_chunks::<QK>();
+        for ((b, x), d) in w.iter().zip(x).zip(&a.d) {
+            let [d0, d1, qs @ ..] = *b;
+            let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
+            let wv: __m256i = pulp::cast(qs);
             let xv: __m256i = pulp::cast(*x);
             // |w| * (x * sign(w)): maddubs wants one unsigned operand.
             let aw = simd.avx2._mm256_sign_epi8(wv, wv);
@@ -374,7 +383,7 @@ mod avx2 {
             let f = simd.avx._mm256_cvtepi32_ps(p);
             acc = simd
                 .fma
-                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(s[0] * d), f, acc);
+                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(wd * d), f, acc);
         }
         hsum(acc)
     }
@@ -400,9 +409,7 @@ impl Kernels {
     /// `out[i * n + a] = row(rows.start + i) · act[a]` for every row in `rows`.
     fn tile(self, m: &QMatrix, rows: std::ops::Range<usize>, acts: &[QActs], out: &mut [f32]) {
         match self {
-            Self::Scalar => tile_with(m, rows, acts, out, |ws, wq, a| {
-                dot_scalar(m.kind, ws, wq, a)
-            }),
+            Self::Scalar => tile_with(m, rows, acts, out, |w, a| dot_scalar(m.kind, w, a)),
             #[cfg(target_arch = "x86_64")]
             Self::Avx2(simd) => simd.vectorize(move || avx2::tile(simd, m, rows, acts, out)),
         }
@@ -415,13 +422,13 @@ fn tile_with(
     rows: std::ops::Range<usize>,
     acts: &[QActs],
     out: &mut [f32],
-    dot: impl Fn(&[[f32; 2]], &[u8], &QActs) -> f32,
+    dot: impl Fn(&[u8], &QActs) -> f32,
 ) {
     let n = acts.len();
     for (i, r) in rows.enumerate() {
-        let (ws, wq) = m.row(r);
+        let w = m.row(r);
         for (a, act) in acts.iter().enumerate() {
-            out[i * n + a] = dot(ws, wq, act);
+            out[i * n + a] = dot(w, act);
         }
     }
 }
@@ -489,15 +496,18 @@ impl QLinear {
             }
             offset += p.rows;
         }
-        let tiles: Vec<(usize, usize, Vec<f32>)> = tasks
-            .into_par_iter()
-            .map(|(pi, rows, start)| {
-                let len = rows.len();
-                let mut t = vec![0.0f32; len * n];
-                kernels.tile(&self.parts[pi], rows, &acts, &mut t);
-                (start, len, t)
-            })
-            .collect();
+        let run = |(pi, rows, start): (usize, std::ops::Range<usize>, usize)| {
+            let len = rows.len();
+            let mut t = vec![0.0f32; len * n];
+            kernels.tile(&self.parts[pi], rows, &acts, &mut t);
+            (start, len, t)
+        };
+        // Waking the pool costs more than it saves on small products.
+        let tiles: Vec<(usize, usize, Vec<f32>)> = if self.bytes() * n < SEQUENTIAL_BYTES {
+            tasks.into_iter().map(run).collect()
+        } else {
+            tasks.into_par_iter().map(run).collect()
+        };
         let mut y = vec![0.0f32; n * out_f];
         for (start, len, t) in tiles {
             for i in 0..len {
@@ -572,12 +582,13 @@ mod tests {
                     // Q4_1 uses the f16-rounded block sum for the minimum's term.
                     QKind::Q4_1 => (0..cols / QK)
                         .map(|b| {
-                            let (s, _) = m.row(r);
+                            let blk = &m.row(r)[b * Q4_1_BYTES..];
+                            let mn = f16::from_le_bytes([blk[2], blk[3]]).to_f32();
                             let mut acc = 0.0;
                             for j in 0..QK {
-                                acc += f64::from(wr[b * QK + j] - s[b][1]) * xq[b * QK + j];
+                                acc += f64::from(wr[b * QK + j] - mn) * xq[b * QK + j];
                             }
-                            acc + f64::from(s[b][1]) * f64::from(qa.s[b])
+                            acc + f64::from(mn) * f64::from(qa.s[b])
                         })
                         .sum(),
                 };
@@ -646,6 +657,19 @@ mod tests {
         assert_eq!(yp, vec![ya[2], ya[0], ya[1]]);
         assert!(a.permute_rows(&[0, 1]).is_err());
         assert!(QLinear::new(vec![a, QMatrix::quantize_q8_0(1, 32, &[0.0; 32]).unwrap()]).is_err());
+    }
+
+    #[test]
+    fn magic_rounding_is_round_ties_even() {
+        for i in -300_000..300_000 {
+            let v = i as f32 * 0.000_5; // covers exact halves (x.5) in -150..150
+            assert_eq!(round_ties_even(v), v.round_ties_even(), "{v}");
+        }
+        for v in [
+            0.5f32, 1.5, 2.5, -0.5, -1.5, 126.5, -127.0, 127.0, 0.0, -0.0,
+        ] {
+            assert_eq!(round_ties_even(v), v.round_ties_even(), "{v}");
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@ use crate::chat::ChatMessage;
 use crate::engine::Engine;
 use crate::generate::{FinishReason, GenerateOutput, GenerateRequest};
 use crate::sampling::SamplingParams;
+use crate::stop::{MAX_STOP_BYTES, MAX_STOP_STRINGS, StopText};
 use crate::tokenizer::{StreamDecoder, TextTokenizer};
 
 /// Server limits.
@@ -50,13 +51,16 @@ pub struct ServerConfig {
 }
 
 enum JobEvent {
-    Token(u32),
+    /// Text of the next generated token (possibly empty: an incomplete UTF-8
+    /// sequence, or text held back while it may start a stop string).
+    Text(String),
     Done(GenerateOutput),
     Error(String),
 }
 
 struct Job {
     request: GenerateRequest,
+    stop: Vec<String>,
     events: tmpsc::UnboundedSender<JobEvent>,
 }
 
@@ -172,6 +176,15 @@ struct CommonParams {
     seed: Option<u64>,
     #[serde(default)]
     stream: bool,
+    stop: Option<StopParam>,
+}
+
+/// `stop`: one string or a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StopParam {
+    One(String),
+    Many(Vec<String>),
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
@@ -187,6 +200,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Respons
 
 struct Prepared {
     prompt: Vec<u32>,
+    stop: Vec<String>,
     params: SamplingParams,
     stream: bool,
     model: String,
@@ -260,8 +274,22 @@ fn prepare(
     params
         .validate()
         .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let stop = match &c.stop {
+        None => vec![],
+        Some(StopParam::One(s)) => vec![s.clone()],
+        Some(StopParam::Many(v)) => v.clone(),
+    };
+    if stop.len() > MAX_STOP_STRINGS || stop.iter().any(|s| s.len() > MAX_STOP_BYTES) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "stop takes at most {MAX_STOP_STRINGS} strings of at most {MAX_STOP_BYTES} bytes"
+            ),
+        ));
+    }
     Ok(Prepared {
         prompt,
+        stop,
         params,
         stream: c.stream,
         model: s.model_name.clone(),
@@ -287,6 +315,7 @@ fn enqueue(
             prompt: p.prompt.clone(),
             params: p.params.clone(),
         },
+        stop: p.stop.clone(),
         events: tx,
     };
     let sent = s.jobs.lock().map(|j| j.send(job).is_ok()).unwrap_or(false);
@@ -351,11 +380,11 @@ async fn run(s: Arc<AppState>, body: Bytes, chat: bool) -> Response {
     };
     let n_prompt = p.prompt.len();
     if !p.stream {
+        let mut text = String::new();
         loop {
             match rx.recv().await {
-                Some(JobEvent::Token(_)) => {}
+                Some(JobEvent::Text(piece)) => text.push_str(&piece),
                 Some(JobEvent::Done(out)) => {
-                    let text = s.tokenizer.decode(&out.tokens).unwrap_or_default();
                     let choice = if chat {
                         json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_str(out.finish)})
                     } else {
@@ -403,7 +432,6 @@ async fn run(s: Arc<AppState>, body: Bytes, chat: bool) -> Response {
     let init = StreamState {
         rx,
         _slot: slot,
-        dec: StreamDecoder::default(),
         first: None,
         role_sent: !chat,
         finished: false,
@@ -422,9 +450,8 @@ async fn run(s: Arc<AppState>, body: Bytes, chat: bool) -> Response {
             }
             loop {
                 match st.rx.recv().await {
-                    Some(JobEvent::Token(t)) => {
+                    Some(JobEvent::Text(piece)) => {
                         st.first.get_or_insert_with(Instant::now);
-                        let piece = st.dec.push(&s.tokenizer, t).unwrap_or_default();
                         if !piece.is_empty() {
                             return Some((Ok(chunk(json!({"content": piece}), None, None)), st));
                         }
@@ -458,7 +485,6 @@ async fn run(s: Arc<AppState>, body: Bytes, chat: bool) -> Response {
 struct StreamState {
     rx: tmpsc::UnboundedReceiver<JobEvent>,
     _slot: Slot,
-    dec: StreamDecoder,
     first: Option<Instant>,
     role_sent: bool,
     finished: bool,
@@ -575,12 +601,17 @@ fn worker<B: Backend>(engine: Engine<B>, jobs: mpsc::Receiver<Job>, state: Arc<A
             }
         }
         let requests: Vec<GenerateRequest> = batch.iter().map(|j| j.request.clone()).collect();
+        let mut decoders = vec![StreamDecoder::default(); batch.len()];
+        let mut stops: Vec<StopText> = batch.iter().map(|j| StopText::new(&j.stop)).collect();
         let t0 = Instant::now();
         let mut generated = 0usize;
         let res = engine.generate(&requests, &mut |i, tok| {
             generated += 1;
-            // A closed receiver means the client went away: cancel that sequence.
-            batch[i].events.send(JobEvent::Token(tok)).is_ok()
+            let piece = decoders[i].push(&engine.tokenizer, tok).unwrap_or_default();
+            let text = stops[i].push(&piece);
+            // A closed receiver means the client went away: cancel that sequence;
+            // so does a stop string.
+            batch[i].events.send(JobEvent::Text(text)).is_ok() && !stops[i].hit()
         });
         let secs = t0.elapsed().as_secs_f64();
         if secs > 0.0 {
@@ -591,7 +622,8 @@ fn worker<B: Backend>(engine: Engine<B>, jobs: mpsc::Receiver<Job>, state: Arc<A
         }
         match res {
             Ok(outs) => {
-                for (j, o) in batch.iter().zip(outs) {
+                for ((j, o), st) in batch.iter().zip(outs).zip(&mut stops) {
+                    let _ = j.events.send(JobEvent::Text(st.finish()));
                     let _ = j.events.send(JobEvent::Done(o));
                 }
             }

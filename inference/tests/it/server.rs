@@ -110,6 +110,41 @@ async fn server_end_to_end() {
     assert_eq!(v["choices"][0]["finish_reason"], "length");
     assert!(v["choices"][0]["text"].is_string(), "{}", r.body);
 
+    // Stop strings: the output ends right before the first one, finish_reason "stop",
+    // and generation ends there (fewer tokens than the full answer).
+    let body = br#"{"messages":[{"role":"user","content":"What is the capital of France?"}],"max_tokens":8,"stop":" Paris"}"#;
+    let r = request(addr, "POST", "/v1/chat/completions", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).expect("json");
+    let cut = content.split(" Paris").next().expect("prefix");
+    assert_eq!(v["choices"][0]["message"]["content"], cut);
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    let n = v["usage"]["completion_tokens"].as_u64().expect("usage");
+    assert!(
+        n < 7,
+        "generation went on after the stop string: {n} tokens"
+    );
+    let body = br#"{"messages":[{"role":"user","content":"What is the capital of France?"}],"max_tokens":8,"stream":true,"stop":["nowhere","France"]}"#;
+    let r = request(addr, "POST", "/v1/chat/completions", body).await;
+    assert_eq!(r.status, 200);
+    let mut text = String::new();
+    for e in r.body.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if e != "[DONE]" {
+            let v: serde_json::Value = serde_json::from_str(e).expect("chunk json");
+            text.push_str(v["choices"][0]["delta"]["content"].as_str().unwrap_or(""));
+        }
+    }
+    assert_eq!(text, content.split("France").next().expect("prefix"));
+    let r = request(
+        addr,
+        "POST",
+        "/v1/completions",
+        br#"{"prompt":"hi","stop":["a","b","c","d","e"]}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("stop"), "{}", r.body);
+
     // Input sanitization.
     let r = request(addr, "POST", "/v1/chat/completions", b"{not json").await;
     assert_eq!(r.status, 400);
@@ -182,12 +217,12 @@ async fn server_end_to_end() {
 
     let r = request(addr, "GET", "/metrics", b"").await;
     for name in [
-        "comrade_requests_total 4",
+        "comrade_requests_total 6",
         "comrade_requests_rejected_total 1",
         "comrade_queue_depth 0",
         "comrade_decode_tokens_per_second",
         "comrade_request_latency_seconds_bucket",
-        "comrade_time_to_first_token_seconds_count 1",
+        "comrade_time_to_first_token_seconds_count 2",
     ] {
         assert!(r.body.contains(name), "{name} missing in\n{}", r.body);
     }
