@@ -705,6 +705,11 @@ fn write_config(cfg: &LocalnetConfig, nodes: &[NodeInfo], n: &NodeInfo) -> Resul
         ("consensus", "timeout_commit", s(&cfg.timeout_commit)),
         ("consensus", "timeout_propose", s("2s")),
         ("consensus", "create_empty_blocks", "true".into()),
+        // Room for load tests and bursts (defaults: 5,000 txs, a 10,000-entry
+        // seen-tx cache). A full mempool rejects txs, and a rejected tx
+        // leaves its sender's later sequence numbers stuck behind a gap.
+        ("mempool", "size", "20000".into()),
+        ("mempool", "cache_size", "40000".into()),
         ("instrumentation", "prometheus", "false".into()),
     ];
     for (section, key, value) in edits {

@@ -40,8 +40,11 @@ struct Args {
     txs: usize,
     /// Concurrent sending workers. Each waits for its CheckTx answer, and
     /// CometBFT's socket ABCI client adds up to ~20 ms (its flush timer) to
-    /// each, so few workers measure that latency rather than the chain.
-    #[arg(long, default_value_t = 16)]
+    /// each, so few workers measure that latency rather than the chain: with
+    /// 16 workers (4 per node) comrade's submission stalls near 800-1,000
+    /// tx/s whatever the app does, while the in-process kvstore has no
+    /// socket and no timer.
+    #[arg(long, default_value_t = 64)]
     workers: usize,
     /// Funded sender accounts (comrade); each sends txs/accounts txs in sequence.
     #[arg(long, default_value_t = 200)]
