@@ -3,7 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bech32::{Bech32, Hrp};
 use sha2::{Digest, Sha256};
 
 /// The bech32 human-readable prefix of account addresses.
@@ -58,13 +57,74 @@ impl Address {
     }
 }
 
+/// The bech32 alphabet.
+const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+
+/// One step of the bech32 checksum (BIP-173 `polymod`).
+fn polymod_step(chk: u32, value: u8) -> u32 {
+    const GEN: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
+    let top = chk >> 25;
+    let mut chk = ((chk & 0x01ff_ffff) << 5) ^ u32::from(value);
+    for (i, g) in GEN.iter().enumerate() {
+        if (top >> i) & 1 == 1 {
+            chk ^= g;
+        }
+    }
+    chk
+}
+
+impl Address {
+    /// Bech32 (BIP-173) of the 20 bytes with prefix `comrade`, without
+    /// allocating: 160 bits are exactly 32 five-bit groups. Addresses are
+    /// printed into every state key and event, so this is on the hot path;
+    /// a proptest checks it against the `bech32` crate.
+    fn encode_bech32(&self) -> [u8; 46] {
+        const HRP: &[u8; 7] = b"comrade";
+        let mut out = [0u8; 46];
+        out[..7].copy_from_slice(HRP);
+        out[7] = b'1';
+        let mut chk: u32 = 1;
+        for c in HRP {
+            chk = polymod_step(chk, c >> 5);
+        }
+        chk = polymod_step(chk, 0);
+        for c in HRP {
+            chk = polymod_step(chk, c & 31);
+        }
+        // 5 bytes -> 8 groups, four times.
+        for (i, chunk) in self.0.chunks_exact(5).enumerate() {
+            let mut acc: u64 = 0;
+            for b in chunk {
+                acc = (acc << 8) | u64::from(*b);
+            }
+            for j in 0..8 {
+                let v = ((acc >> (35 - 5 * j)) & 31) as u8;
+                chk = polymod_step(chk, v);
+                out[8 + i * 8 + j] = CHARSET[usize::from(v)];
+            }
+        }
+        for _ in 0..6 {
+            chk = polymod_step(chk, 0);
+        }
+        chk ^= 1;
+        for j in 0..6 {
+            out[40 + j] = CHARSET[((chk >> (5 * (5 - j))) & 31) as usize];
+        }
+        out
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hrp = Hrp::parse_unchecked(BECH32_PREFIX);
-        match bech32::encode::<Bech32>(hrp, &self.0) {
-            Ok(s) => f.write_str(&s),
-            Err(_) => Err(fmt::Error),
-        }
+        let s = self.encode_bech32();
+        // The buffer holds only ASCII from HRP and CHARSET.
+        f.write_str(std::str::from_utf8(&s).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -109,6 +169,7 @@ impl<'de> serde::Deserialize<'de> for Address {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bech32::{Bech32, Hrp};
     use proptest::prelude::*;
 
     proptest! {
@@ -118,6 +179,8 @@ mod tests {
             let s = a.to_string();
             prop_assert!(s.starts_with("comrade1"));
             prop_assert_eq!(s.parse::<Address>().unwrap(), a);
+            let reference = bech32::encode::<Bech32>(Hrp::parse("comrade").unwrap(), &bytes).unwrap();
+            prop_assert_eq!(s, reference);
         }
     }
 
