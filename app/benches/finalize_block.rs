@@ -119,6 +119,73 @@ fn main() {
         results.push((size, tps));
     }
 
+    // The consensus path with optimistic execution: ProcessProposal executes
+    // the block (and keeps the result), FinalizeBlock of the same block
+    // reuses it.
+    let size = sizes[0];
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h =
+            MockConsensus::new(&dir.path().join("db"), CHAIN_ID, &state, validators.clone())
+                .unwrap();
+        let (mut process_s, mut finalize_s) = (0.0f64, 0.0f64);
+        for r in 0..rounds {
+            let height = (r + 1) as i64;
+            let mut block = vec![vote_ext::encode_injected(&h.local_last_commit())];
+            for i in 0..size {
+                let k = r * size + i;
+                block.push(sign_tx(
+                    &keys[k],
+                    vec![msg_send(
+                        &addrs[k].to_string(),
+                        &addrs[(k + 1) % accounts].to_string(),
+                        "ucomrade",
+                        "1000",
+                    )],
+                    &SignOptions {
+                        chain_id: CHAIN_ID,
+                        account_number: {
+                            use comrade_app::state::AuthStateReadExt;
+                            let snap = h.app.storage().latest_snapshot();
+                            h.app
+                                .block_on(snap.account(&addrs[k]))
+                                .unwrap()
+                                .unwrap()
+                                .account_number
+                        },
+                        sequence: 0,
+                        fee: ("50000", "ucomrade"),
+                        memo: "",
+                        timeout_height: 0,
+                    },
+                ));
+            }
+            let t = Instant::now();
+            let status = h.process(block.clone(), height).unwrap();
+            process_s += t.elapsed().as_secs_f64();
+            assert_eq!(
+                status,
+                tendermint_proto::v0_38::abci::response_process_proposal::ProposalStatus::Accept
+            );
+            h.extend_votes(height).unwrap();
+            let t = Instant::now();
+            let res = h.finalize(block, height).unwrap();
+            finalize_s += t.elapsed().as_secs_f64();
+            assert!(res.tx_results.iter().all(|t| t.code == 0));
+            h.app.commit().unwrap();
+        }
+        assert_eq!(h.app.optimistic_hits(), rounds as u64);
+        let per = |s: f64| s / rounds as f64 * 1e3;
+        println!(
+            "
+ProcessProposal + FinalizeBlock, block of {size}: {:.1} + {:.1} ms/block \
+             ({:.0} tx/s; FinalizeBlock reuses ProcessProposal's execution)",
+            per(process_s),
+            per(finalize_s),
+            size as f64 / ((process_s + finalize_s) / rounds as f64)
+        );
+    }
+
     // CheckTx throughput (mempool path: one tx at a time, as CometBFT sends them).
     {
         let dir = tempfile::tempdir().unwrap();
@@ -228,8 +295,27 @@ fn main() {
     for (vk, doc, sig) in &items {
         vk.verify(doc, sig).unwrap();
     }
+    let k256_rate = n as f64 / t.elapsed().as_secs_f64();
+    // The app verifies with libsecp256k1.
+    let lib: Vec<_> = items
+        .iter()
+        .map(|(vk, doc, sig)| {
+            use sha2::Digest as _;
+            (
+                secp256k1::PublicKey::from_slice(vk.to_encoded_point(true).as_bytes()).unwrap(),
+                secp256k1::Message::from_slice(&sha2::Sha256::digest(doc)).unwrap(),
+                secp256k1::ecdsa::Signature::from_compact(&sig.to_bytes()).unwrap(),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    for (pk, msg, sig) in &lib {
+        secp256k1::SECP256K1.verify_ecdsa(msg, sig, pk).unwrap();
+    }
     let verify_rate = n as f64 / t.elapsed().as_secs_f64();
-    println!("\nraw secp256k1 verify (k256, one core): {verify_rate:.0} sig/s");
+    println!(
+        "\nraw secp256k1 verify, one core: libsecp256k1 (used by the app) {verify_rate:.0} sig/s, k256 {k256_rate:.0} sig/s"
+    );
     for (size, tps) in results {
         println!(
             "block of {size}: {tps:.0} tx/s = {:.2} of the raw verification bound",
