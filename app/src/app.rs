@@ -207,6 +207,40 @@ fn begin_block(
     state
 }
 
+/// Reads, concurrently, every committed key the block's txs will read (each
+/// signer's account and balance, each recipient's balance and account, the
+/// fee collector's balance) into the read cache, so the sequential execution
+/// does not wait on one `spawn_blocking` read after another. Only warms the
+/// cache: what execution reads is unchanged.
+async fn prefetch(snapshot: &CachedSnapshot, decoded: &[Result<DecodedTx, TxError>]) -> Result<()> {
+    use futures::StreamExt as _;
+    /// Reads in flight at once.
+    const CONCURRENCY: usize = 16;
+    let mut keys = std::collections::BTreeSet::new();
+    keys.insert(state_key::balance(&Address::module(
+        crate::genesis::module_accounts::FEE_COLLECTOR,
+    )));
+    for d in decoded.iter().flatten() {
+        keys.insert(state_key::account(&d.signer));
+        keys.insert(state_key::balance(&d.signer));
+        for m in &d.msgs {
+            match m {
+                tx::Msg::Send(m) => {
+                    keys.insert(state_key::balance(&m.to));
+                    keys.insert(state_key::account(&m.to));
+                }
+            }
+        }
+    }
+    let mut reads = futures::stream::iter(keys)
+        .map(|k| snapshot.get_raw(&k))
+        .buffer_unordered(CONCURRENCY);
+    while let Some(r) = reads.next().await {
+        r?;
+    }
+    Ok(())
+}
+
 impl Executed {
     /// Whether this execution is of the block `txs` at `height` on the state
     /// at `base_version`, and (when given and known here) of block `hash`.
@@ -471,6 +505,7 @@ impl App {
         let decoded: Vec<Result<DecodedTx, TxError>> =
             txs.iter().map(|t| tx::decode(t, max_tx_bytes)).collect();
         let numbers: Vec<Option<u64>> = self.block_on(async {
+            prefetch(snapshot, &decoded).await?;
             let mut out = Vec::with_capacity(decoded.len());
             for d in &decoded {
                 out.push(match d {
