@@ -309,10 +309,31 @@ mod avx2 {
         (a[0] + a[4]) + (a[1] + a[5]) + ((a[2] + a[6]) + (a[3] + a[7]))
     }
 
+    /// A tile job for `V3::vectorize`: its `call` is `inline(always)`, so the whole
+    /// kernel is compiled inside the AVX2 context (a closure there may be outlined
+    /// and then every intrinsic becomes a function call, ~20x slower).
+    pub struct Tile<'a> {
+        pub simd: V3,
+        pub m: &'a super::QMatrix,
+        pub rows: std::ops::Range<usize>,
+        pub acts: &'a [QActs],
+        pub out: &'a mut [f32],
+    }
+
+    impl pulp::NullaryFnOnce for Tile<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn call(self) {
+            tile(self.simd, self.m, self.rows, self.acts, self.out)
+        }
+    }
+
     /// [`super::tile_with`] with the AVX2 dot products (inlined into the caller's
-    /// `target_feature` context).
+    /// `target_feature` context); four activation rows at a time share each
+    /// unpacked weight block.
     #[inline(always)]
-    pub fn tile(
+    fn tile(
         simd: V3,
         m: &super::QMatrix,
         rows: std::ops::Range<usize>,
@@ -321,71 +342,156 @@ mod avx2 {
     ) {
         let t = super::f16_table();
         match m.kind {
-            super::QKind::Q4_1 => {
-                super::tile_with(m, rows, acts, out, |w, a| dot_q4_1(simd, t, w, a))
-            }
-            super::QKind::Q8_0 => {
-                super::tile_with(m, rows, acts, out, |w, a| dot_q8_0(simd, t, w, a))
-            }
+            super::QKind::Q4_1 => super::tile_with(
+                m,
+                rows,
+                acts,
+                out,
+                |w, a| dot_q4_1(simd, t, w, [a])[0],
+                |w, a| dot_q4_1(simd, t, w, a),
+            ),
+            super::QKind::Q8_0 => super::tile_with(
+                m,
+                rows,
+                acts,
+                out,
+                |w, a| dot_q8_0(simd, t, w, [a])[0],
+                |w, a| dot_q8_0(simd, t, w, a),
+            ),
         }
     }
 
-    /// `Q4_1` row × `Q8_1` activations.
+    /// Accumulators of one activation row: two independent sets, so consecutive
+    /// blocks do not wait on each other's floating-point add latency.
+    #[derive(Clone, Copy)]
+    struct Acc {
+        v: [__m256; 2],
+        s: [f32; 2],
+    }
+
     #[inline(always)]
-    fn dot_q4_1(simd: V3, t: &[f32; 1 << 16], row: &[u8], a: &QActs) -> f32 {
+    fn finish<const N: usize>(acc: [Acc; N]) -> [f32; N] {
+        std::array::from_fn(|k| hsum(acc[k].v[0]) + hsum(acc[k].v[1]) + (acc[k].s[0] + acc[k].s[1]))
+    }
+
+    /// One `Q4_1` block (`bi`) against `N` activation rows, into accumulator `set`.
+    #[inline(always)]
+    fn step_q4_1<const N: usize>(
+        simd: V3,
+        t: &[f32; 1 << 16],
+        b: &[u8; Q4_1_BYTES],
+        bi: usize,
+        acts: [&QActs; N],
+        acc: &mut [Acc; N],
+        set: usize,
+    ) {
+        let [d0, d1, m0, m1, qs @ ..] = *b;
+        let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
+        let wm = t[usize::from(u16::from_le_bytes([m0, m1]))];
         let m4: __m128i = simd.sse2._mm_set1_epi8(0x0F);
         let ones: __m256i = simd.avx._mm256_set1_epi16(1);
-        let mut acc = simd.avx._mm256_setzero_ps();
-        let mut summs = 0.0f32;
-        let (w, _) = row.as_chunks::<Q4_1_BYTES>();
-        let (x, _) = a.q.as_chunks::<QK>();
-        for (((b, x), d), sa) in w.iter().zip(x).zip(&a.d).zip(&a.s) {
-            let [d0, d1, m0, m1, qs @ ..] = *b;
-            let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
-            let wm = t[usize::from(u16::from_le_bytes([m0, m1]))];
-            let q: __m128i = pulp::cast(qs);
-            let lo = simd.sse2._mm_and_si128(q, m4);
-            let hi = simd
-                .sse2
-                ._mm_and_si128(simd.sse2._mm_srli_epi16::<4>(q), m4);
-            let wv = simd.avx._mm256_set_m128i(hi, lo);
-            let xv: __m256i = pulp::cast(*x);
+        let q: __m128i = pulp::cast(qs);
+        let lo = simd.sse2._mm_and_si128(q, m4);
+        let hi = simd
+            .sse2
+            ._mm_and_si128(simd.sse2._mm_srli_epi16::<4>(q), m4);
+        let wv = simd.avx._mm256_set_m128i(hi, lo);
+        for k in 0..N {
+            let a = acts[k];
+            let xv: __m256i = pulp::cast(a.q.as_chunks::<QK>().0[bi]);
             let p = simd
                 .avx2
                 ._mm256_madd_epi16(simd.avx2._mm256_maddubs_epi16(wv, xv), ones);
             let f = simd.avx._mm256_cvtepi32_ps(p);
-            acc = simd
+            let c = &mut acc[k];
+            c.v[set] = simd
                 .fma
-                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(wd * d), f, acc);
-            summs += wm * sa;
+                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(wd * a.d[bi]), f, c.v[set]);
+            c.s[set] += wm * a.s[bi];
         }
-        hsum(acc) + summs
     }
 
-    /// `Q8_0` row × `Q8_0` activations.
+    /// One `Q8_0` block (`bi`) against `N` activation rows, into accumulator `set`.
     #[inline(always)]
-    fn dot_q8_0(simd: V3, t: &[f32; 1 << 16], row: &[u8], a: &QActs) -> f32 {
+    fn step_q8_0<const N: usize>(
+        simd: V3,
+        t: &[f32; 1 << 16],
+        b: &[u8; Q8_0_BYTES],
+        bi: usize,
+        acts: [&QActs; N],
+        acc: &mut [Acc; N],
+        set: usize,
+    ) {
+        let [d0, d1, qs @ ..] = *b;
+        let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
         let ones: __m256i = simd.avx._mm256_set1_epi16(1);
-        let mut acc = simd.avx._mm256_setzero_ps();
-        let (w, _) = row.as_chunks::<Q8_0_BYTES>();
-        let (x, _) = a.q.as_chunks::<QK>();
-        for ((b, x), d) in w.iter().zip(x).zip(&a.d) {
-            let [d0, d1, qs @ ..] = *b;
-            let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
-            let wv: __m256i = pulp::cast(qs);
-            let xv: __m256i = pulp::cast(*x);
-            // |w| * (x * sign(w)): maddubs wants one unsigned operand.
-            let aw = simd.avx2._mm256_sign_epi8(wv, wv);
+        let wv: __m256i = pulp::cast(qs);
+        // |w| * (x * sign(w)): maddubs wants one unsigned operand.
+        let aw = simd.avx2._mm256_sign_epi8(wv, wv);
+        for k in 0..N {
+            let a = acts[k];
+            let xv: __m256i = pulp::cast(a.q.as_chunks::<QK>().0[bi]);
             let sx = simd.avx2._mm256_sign_epi8(xv, wv);
             let p = simd
                 .avx2
                 ._mm256_madd_epi16(simd.avx2._mm256_maddubs_epi16(aw, sx), ones);
             let f = simd.avx._mm256_cvtepi32_ps(p);
-            acc = simd
+            let c = &mut acc[k];
+            c.v[set] = simd
                 .fma
-                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(wd * d), f, acc);
+                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(wd * a.d[bi]), f, c.v[set]);
         }
-        hsum(acc)
+    }
+
+    /// `Q4_1` row × `N` rows of `Q8_1` activations. Consecutive blocks alternate
+    /// between two accumulator sets (see [`Acc`]).
+    #[inline(always)]
+    fn dot_q4_1<const N: usize>(
+        simd: V3,
+        t: &[f32; 1 << 16],
+        row: &[u8],
+        acts: [&QActs; N],
+    ) -> [f32; N] {
+        let zero = simd.avx._mm256_setzero_ps();
+        let mut acc = [Acc {
+            v: [zero; 2],
+            s: [0.0; 2],
+        }; N];
+        let (w, _) = row.as_chunks::<Q4_1_BYTES>();
+        let (pairs, rest) = w.as_chunks::<2>();
+        for (pi, p) in pairs.iter().enumerate() {
+            step_q4_1(simd, t, &p[0], 2 * pi, acts, &mut acc, 0);
+            step_q4_1(simd, t, &p[1], 2 * pi + 1, acts, &mut acc, 1);
+        }
+        for (ri, b) in rest.iter().enumerate() {
+            step_q4_1(simd, t, b, 2 * pairs.len() + ri, acts, &mut acc, 0);
+        }
+        finish(acc)
+    }
+
+    /// `Q8_0` row × `N` rows of `Q8_0` activations (two accumulator sets).
+    #[inline(always)]
+    fn dot_q8_0<const N: usize>(
+        simd: V3,
+        t: &[f32; 1 << 16],
+        row: &[u8],
+        acts: [&QActs; N],
+    ) -> [f32; N] {
+        let zero = simd.avx._mm256_setzero_ps();
+        let mut acc = [Acc {
+            v: [zero; 2],
+            s: [0.0; 2],
+        }; N];
+        let (w, _) = row.as_chunks::<Q8_0_BYTES>();
+        let (pairs, rest) = w.as_chunks::<2>();
+        for (pi, p) in pairs.iter().enumerate() {
+            step_q8_0(simd, t, &p[0], 2 * pi, acts, &mut acc, 0);
+            step_q8_0(simd, t, &p[1], 2 * pi + 1, acts, &mut acc, 1);
+        }
+        for (ri, b) in rest.iter().enumerate() {
+            step_q8_0(simd, t, b, 2 * pairs.len() + ri, acts, &mut acc, 0);
+        }
+        finish(acc)
     }
 }
 
@@ -409,13 +515,28 @@ impl Kernels {
     /// `out[i * n + a] = row(rows.start + i) · act[a]` for every row in `rows`.
     fn tile(self, m: &QMatrix, rows: std::ops::Range<usize>, acts: &[QActs], out: &mut [f32]) {
         match self {
-            Self::Scalar => tile_with(m, rows, acts, out, |w, a| dot_scalar(m.kind, w, a)),
+            Self::Scalar => tile_with(
+                m,
+                rows,
+                acts,
+                out,
+                |w, a| dot_scalar(m.kind, w, a),
+                |w, a: [&QActs; 4]| a.map(|a| dot_scalar(m.kind, w, a)),
+            ),
             #[cfg(target_arch = "x86_64")]
-            Self::Avx2(simd) => simd.vectorize(move || avx2::tile(simd, m, rows, acts, out)),
+            Self::Avx2(simd) => simd.vectorize(avx2::Tile {
+                simd,
+                m,
+                rows,
+                acts,
+                out,
+            }),
         }
     }
 }
 
+/// `out[i * n + a] = row(rows.start + i) · acts[a]`: `dot4` takes four activation
+/// rows at a time, `dot` the rest.
 #[inline(always)]
 fn tile_with(
     m: &QMatrix,
@@ -423,12 +544,19 @@ fn tile_with(
     acts: &[QActs],
     out: &mut [f32],
     dot: impl Fn(&[u8], &QActs) -> f32,
+    dot4: impl Fn(&[u8], [&QActs; 4]) -> [f32; 4],
 ) {
     let n = acts.len();
     for (i, r) in rows.enumerate() {
         let w = m.row(r);
-        for (a, act) in acts.iter().enumerate() {
-            out[i * n + a] = dot(w, act);
+        let o = &mut out[i * n..(i + 1) * n];
+        let (groups, rest) = acts.as_chunks::<4>();
+        let (og, orest) = o.as_chunks_mut::<4>();
+        for (g, og) in groups.iter().zip(og) {
+            *og = dot4(w, [&g[0], &g[1], &g[2], &g[3]]);
+        }
+        for (a, o) in rest.iter().zip(orest) {
+            *o = dot(w, a);
         }
     }
 }
@@ -613,6 +741,7 @@ mod tests {
         let m = QMatrix::from_gguf(QKind::Q4_1, rows, cols, &q4_1_bytes(rows, cols, 5)).unwrap();
         check(&m, 1);
         check(&m, 3);
+        check(&m, 5);
     }
 
     #[test]
@@ -628,10 +757,12 @@ mod tests {
         let (rows, cols) = (16, 256);
         let m4 = QMatrix::from_gguf(QKind::Q4_1, rows, cols, &q4_1_bytes(rows, cols, 3)).unwrap();
         let m8 = QMatrix::quantize_q8_0(rows, cols, &lcg(4, rows * cols, 1.0)).unwrap();
-        let acts = vec![QActs::quantize(&lcg(8, cols, 4.0))];
+        let acts: Vec<QActs> = (0..6)
+            .map(|i| QActs::quantize(&lcg(8 + i, cols, 4.0)))
+            .collect();
         for m in [&m4, &m8] {
-            let mut a = vec![0.0; rows];
-            let mut b = vec![0.0; rows];
+            let mut a = vec![0.0; rows * acts.len()];
+            let mut b = vec![0.0; rows * acts.len()];
             Kernels::Scalar.tile(m, 0..rows, &acts, &mut a);
             Kernels::detect().tile(m, 0..rows, &acts, &mut b);
             for (x, y) in a.iter().zip(&b) {
