@@ -701,6 +701,10 @@ fn write_config(cfg: &LocalnetConfig, nodes: &[NodeInfo], n: &NodeInfo) -> Resul
         ("p2p", "allow_duplicate_ip", "true".into()),
         ("p2p", "pex", "false".into()),
         ("p2p", "flush_throttle_timeout", s("10ms")),
+        // Per-connection rate limits (default 5 MB/s each way): a block of a
+        // few thousand 300-byte txs otherwise takes 100+ ms to reach a peer.
+        ("p2p", "send_rate", "20480000".into()),
+        ("p2p", "recv_rate", "20480000".into()),
         ("p2p", "persistent_peers_max_dial_period", s("2s")),
         ("consensus", "timeout_commit", s(&cfg.timeout_commit)),
         ("consensus", "timeout_propose", s("2s")),
