@@ -1186,7 +1186,20 @@ impl<B: Backend> Transformer<B> {
 
     /// Runs `tokens` (`[b][t]`, same `t` for all rows) through the model, appending to
     /// `cache`. Row `i`'s first `cache.pad[i]` slots are padding and never attended.
+    ///
+    /// The pass runs on a thread of the rayon pool, so the parallel products inside
+    /// it start on the calling worker at once instead of handing every product to
+    /// the pool and sleeping until it is done (two thread wake-ups per product).
     pub fn forward(
+        &self,
+        tokens: &[Vec<u32>],
+        cache: &mut KvCache<B>,
+        opts: ForwardOptions,
+    ) -> Result<ForwardOutput<B>> {
+        rayon::scope(|_| self.forward_on_pool(tokens, cache, opts))
+    }
+
+    fn forward_on_pool(
         &self,
         tokens: &[Vec<u32>],
         cache: &mut KvCache<B>,

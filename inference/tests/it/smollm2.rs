@@ -255,11 +255,12 @@ fn smollm2_f16_weights_close_to_llama_cpp_f32() {
 /// Q4_1 file with 8-bit block-quantized activations. Each product is computed the
 /// same way, but llama.cpp keeps its KV cache in f16 and accumulates flash attention
 /// in f16, and those small differences flip activation roundings in later layers
-/// (measured: 0.31-0.61; our f32 path vs the same run: 0.77).
-const QUANT_LOGIT_TOLERANCE: f32 = 0.75;
-/// Prompts (of 6) whose greedy tokens must match llama.cpp's Q4_1 run for 32 tokens
-/// (measured: 3; the others part at near-ties, e.g. after 7 and 13 tokens).
-const QUANT_MIN_FULL_PROMPTS: usize = 3;
+/// (measured: 0.36-0.68, about as far as our f32 path is from the same run).
+const QUANT_LOGIT_TOLERANCE: f32 = 1.0;
+/// Teacher-forced on llama.cpp's 48 greedy tokens, our top-1 may differ from
+/// llama.cpp's token only at a near-tie: by at most this much logit (measured: 3 of
+/// 288 steps differ, by at most 0.22).
+const QUANT_NEAR_TIE: f32 = 0.5;
 
 /// The quantized CPU path (the file's Q4_1 blocks, Q8_0 head, 8-bit activations)
 /// against llama.cpp on the same file: close first-step logits and 32 greedy tokens.
@@ -281,27 +282,44 @@ fn smollm2_quantized_weights_match_llama_cpp_q4_1() {
         worst <= QUANT_LOGIT_TOLERANCE,
         "max logit difference {worst} > {QUANT_LOGIT_TOLERANCE}"
     );
-    let reqs: Vec<GenerateRequest> = golden
-        .iter()
-        .map(|g| GenerateRequest {
-            prompt: g.prompt_tokens.clone(),
-            params: SamplingParams::greedy(g.generated.len()),
-        })
-        .collect();
-    let outs = e.generate(&reqs, &mut |_, _| true).expect("generate");
-    let matching: Vec<usize> = golden
-        .iter()
-        .zip(&outs)
-        .map(|(g, o)| common_prefix(&g.generated, &o.tokens))
-        .collect();
-    eprintln!("quantized: greedy tokens matching llama.cpp Q4_1 per prompt: {matching:?}");
-    let full = matching
-        .iter()
-        .filter(|&&m| m >= MIN_MATCHING_TOKENS)
-        .count();
+    // Free-running greedy text parts from llama.cpp's at the first near-tie and
+    // then follows another path, so each of the 6 x 48 steps is checked on
+    // llama.cpp's own prefix (teacher forcing): our choice must be llama.cpp's, or
+    // within QUANT_NEAR_TIE of it.
+    let (mut steps, mut differ, mut worst_margin) = (0, 0, 0.0f32);
+    for g in &golden {
+        let mut seq = g.prompt_tokens.clone();
+        seq.extend(&g.generated);
+        let mut cache = KvCache::new(e.model.layers.len(), vec![0]);
+        let opts = ForwardOptions {
+            all_logits: true,
+            hidden_states: false,
+        };
+        let out = e
+            .model
+            .forward(std::slice::from_ref(&seq), &mut cache, opts)
+            .expect("fwd");
+        let logits = out.logits.into_data().into_vec::<f32>().expect("vec");
+        let vocab = logits.len() / seq.len();
+        for (i, &want) in g.generated.iter().enumerate() {
+            let pos = g.prompt_tokens.len() - 1 + i;
+            let row = &logits[pos * vocab..(pos + 1) * vocab];
+            let ours = comrade_inference::sampling::argmax(row);
+            steps += 1;
+            if ours != want {
+                differ += 1;
+                let margin = row[ours as usize] - row[want as usize];
+                worst_margin = worst_margin.max(margin);
+            }
+        }
+    }
+    eprintln!(
+        "quantized, teacher-forced on llama.cpp Q4_1: {differ} of {steps} steps choose \
+         another token, by at most {worst_margin} logit"
+    );
     assert!(
-        full >= QUANT_MIN_FULL_PROMPTS,
-        "greedy tokens matching llama.cpp Q4_1 per prompt: {matching:?}"
+        worst_margin <= QUANT_NEAR_TIE,
+        "{differ} of {steps} steps differ, the worst by {worst_margin} logit"
     );
 }
 
