@@ -435,15 +435,8 @@ impl GgufFile {
 
     /// Dequantizes a tensor to f32; returns (row-major shape, values).
     pub fn dequantize(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
-        let t = self
-            .tensor_info(name)
-            .ok_or_else(|| InferenceError::MissingTensor(name.to_string()))?;
-        let bytes = self.tensor_bytes(t)?;
-        let ty = GgmlType::from_id(t.type_id).ok_or_else(|| InferenceError::UnsupportedDtype {
-            dtype: format!("ggml type {}", t.type_id),
-            tensor: t.name.clone(),
-        })?;
-        Ok((t.shape(), dequantize(ty, bytes)))
+        let (ty, shape, bytes) = self.raw(name)?;
+        Ok((shape, dequantize(ty, bytes)))
     }
 }
 

@@ -15,6 +15,8 @@
 
 use std::fmt;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use half::f16;
 use rayon::prelude::*;
@@ -443,56 +445,51 @@ mod avx2 {
         }
     }
 
-    /// `Q4_1` row × `N` rows of `Q8_1` activations. Consecutive blocks alternate
-    /// between two accumulator sets (see [`Acc`]).
-    #[inline(always)]
-    fn dot_q4_1<const N: usize>(
-        simd: V3,
-        t: &[f32; 1 << 16],
-        row: &[u8],
-        acts: [&QActs; N],
-    ) -> [f32; N] {
-        let zero = simd.avx._mm256_setzero_ps();
-        let mut acc = [Acc {
-            v: [zero; 2],
-            s: [0.0; 2],
-        }; N];
-        let (w, _) = row.as_chunks::<Q4_1_BYTES>();
-        let (pairs, rest) = w.as_chunks::<2>();
-        for (pi, p) in pairs.iter().enumerate() {
-            step_q4_1(simd, t, &p[0], 2 * pi, acts, &mut acc, 0);
-            step_q4_1(simd, t, &p[1], 2 * pi + 1, acts, &mut acc, 1);
-        }
-        for (ri, b) in rest.iter().enumerate() {
-            step_q4_1(simd, t, b, 2 * pairs.len() + ri, acts, &mut acc, 0);
-        }
-        finish(acc)
+    /// Defines `$name`: the dot products of a row with `N` activation rows, `$step`
+    /// on every block, consecutive blocks alternating between two accumulator sets
+    /// (see [`Acc`]). A macro, not a generic function taking `$step`: passed as a
+    /// value, the step was not inlined into the AVX2 context (10x slower).
+    macro_rules! dot_fn {
+        ($(#[$doc:meta])* $name:ident, $step:ident, $bytes:expr) => {
+            $(#[$doc])*
+            #[inline(always)]
+            fn $name<const N: usize>(
+                simd: V3,
+                t: &[f32; 1 << 16],
+                row: &[u8],
+                acts: [&QActs; N],
+            ) -> [f32; N] {
+                let zero = simd.avx._mm256_setzero_ps();
+                let mut acc = [Acc {
+                    v: [zero; 2],
+                    s: [0.0; 2],
+                }; N];
+                let (w, _) = row.as_chunks::<{ $bytes }>();
+                let (pairs, rest) = w.as_chunks::<2>();
+                for (pi, p) in pairs.iter().enumerate() {
+                    $step(simd, t, &p[0], 2 * pi, acts, &mut acc, 0);
+                    $step(simd, t, &p[1], 2 * pi + 1, acts, &mut acc, 1);
+                }
+                for (ri, b) in rest.iter().enumerate() {
+                    $step(simd, t, b, 2 * pairs.len() + ri, acts, &mut acc, 0);
+                }
+                finish(acc)
+            }
+        };
     }
 
-    /// `Q8_0` row × `N` rows of `Q8_0` activations (two accumulator sets).
-    #[inline(always)]
-    fn dot_q8_0<const N: usize>(
-        simd: V3,
-        t: &[f32; 1 << 16],
-        row: &[u8],
-        acts: [&QActs; N],
-    ) -> [f32; N] {
-        let zero = simd.avx._mm256_setzero_ps();
-        let mut acc = [Acc {
-            v: [zero; 2],
-            s: [0.0; 2],
-        }; N];
-        let (w, _) = row.as_chunks::<Q8_0_BYTES>();
-        let (pairs, rest) = w.as_chunks::<2>();
-        for (pi, p) in pairs.iter().enumerate() {
-            step_q8_0(simd, t, &p[0], 2 * pi, acts, &mut acc, 0);
-            step_q8_0(simd, t, &p[1], 2 * pi + 1, acts, &mut acc, 1);
-        }
-        for (ri, b) in rest.iter().enumerate() {
-            step_q8_0(simd, t, b, 2 * pairs.len() + ri, acts, &mut acc, 0);
-        }
-        finish(acc)
-    }
+    dot_fn!(
+        /// `Q4_1` row × `N` rows of `Q8_1` activations.
+        dot_q4_1,
+        step_q4_1,
+        Q4_1_BYTES
+    );
+    dot_fn!(
+        /// `Q8_0` row × `N` rows of `Q8_0` activations.
+        dot_q8_0,
+        step_q8_0,
+        Q8_0_BYTES
+    );
 }
 
 /// Which kernels this CPU runs.
@@ -558,6 +555,29 @@ fn tile_with(
         for (a, o) in rest.iter().zip(orest) {
             *o = dot(w, a);
         }
+    }
+}
+
+/// Bumped at every parallel product; see [`keep_pool_warm`].
+static POOL_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// How long the pool's other threads spin for the next product before sleeping.
+const WARM_SPIN: Duration = Duration::from_micros(400);
+
+/// Between two products of a decode step the model runs small tensor ops on one
+/// thread, long enough for idle rayon threads to fall asleep; waking them for the
+/// next product costs tens of microseconds each time, ~90 times per token. So after
+/// a product the other threads spin (at most [`WARM_SPIN`], or until the next
+/// product starts), the way llama.cpp's thread pool waits.
+fn keep_pool_warm() {
+    let epoch = POOL_EPOCH.load(Ordering::Relaxed);
+    for _ in 1..rayon::current_num_threads() {
+        rayon::spawn(move || {
+            let start = Instant::now();
+            while POOL_EPOCH.load(Ordering::Relaxed) == epoch && start.elapsed() < WARM_SPIN {
+                std::hint::spin_loop();
+            }
+        });
     }
 }
 
@@ -634,7 +654,11 @@ impl QLinear {
         let tiles: Vec<(usize, usize, Vec<f32>)> = if self.bytes() * n < SEQUENTIAL_BYTES {
             tasks.into_iter().map(run).collect()
         } else {
-            tasks.into_par_iter().map(run).collect()
+            // Spinners of the previous product stop: the pool's threads take tiles.
+            POOL_EPOCH.fetch_add(1, Ordering::Relaxed);
+            let tiles = tasks.into_par_iter().map(run).collect();
+            keep_pool_warm();
+            tiles
         };
         let mut y = vec![0.0f32; n * out_f];
         for (start, len, t) in tiles {
