@@ -29,7 +29,7 @@ pub const QK: usize = 32;
 
 /// Products reading fewer weight bytes than this (times the rows of input) run on the
 /// calling thread.
-const SEQUENTIAL_BYTES: usize = 256 << 10;
+const SEQUENTIAL_BYTES: usize = 64 << 10;
 
 /// Block format of a [`QMatrix`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -630,42 +630,43 @@ impl QLinear {
         }
         let acts: Vec<QActs> = x.chunks_exact(k).map(QActs::quantize).collect();
         let kernels = Kernels::detect();
-        // Tiles of output rows: enough for every thread to get several.
+        // Tiles of output rows, enough for every thread to get several, written in
+        // place into `yt` (`[out, n]`: row-major by output feature).
         let threads = rayon::current_num_threads().max(1);
         let chunk = (out_f / (threads * 4)).clamp(8, 256);
-        let mut tasks = Vec::new();
-        let mut offset = 0;
-        for (pi, p) in self.parts.iter().enumerate() {
-            let mut r = 0;
-            while r < p.rows {
-                let end = (r + chunk).min(p.rows);
-                tasks.push((pi, r..end, offset + r));
-                r = end;
+        let run = |(ci, out): (usize, &mut [f32])| {
+            let (r0, r1) = (ci * chunk, ci * chunk + out.len() / n);
+            let mut start = 0;
+            for p in &self.parts {
+                let (s, e) = (r0.max(start), r1.min(start + p.rows));
+                if s < e {
+                    kernels.tile(
+                        p,
+                        s - start..e - start,
+                        &acts,
+                        &mut out[(s - r0) * n..(e - r0) * n],
+                    );
+                }
+                start += p.rows;
             }
-            offset += p.rows;
-        }
-        let run = |(pi, rows, start): (usize, std::ops::Range<usize>, usize)| {
-            let len = rows.len();
-            let mut t = vec![0.0f32; len * n];
-            kernels.tile(&self.parts[pi], rows, &acts, &mut t);
-            (start, len, t)
         };
-        // Waking the pool costs more than it saves on small products.
-        let tiles: Vec<(usize, usize, Vec<f32>)> = if self.bytes() * n < SEQUENTIAL_BYTES {
-            tasks.into_iter().map(run).collect()
+        let mut yt = vec![0.0f32; out_f * n];
+        if self.bytes() * n < SEQUENTIAL_BYTES {
+            // Handing a tiny product to the pool costs more than it saves.
+            yt.chunks_mut(chunk * n).enumerate().for_each(run);
         } else {
             // Spinners of the previous product stop: the pool's threads take tiles.
             POOL_EPOCH.fetch_add(1, Ordering::Relaxed);
-            let tiles = tasks.into_par_iter().map(run).collect();
+            yt.par_chunks_mut(chunk * n).enumerate().for_each(run);
             keep_pool_warm();
-            tiles
-        };
+        }
+        if n == 1 {
+            return yt;
+        }
         let mut y = vec![0.0f32; n * out_f];
-        for (start, len, t) in tiles {
-            for i in 0..len {
-                for a in 0..n {
-                    y[a * out_f + start + i] = t[i * n + a];
-                }
+        for (r, row) in yt.chunks_exact(n).enumerate() {
+            for (a, v) in row.iter().enumerate() {
+                y[a * out_f + r] = *v;
             }
         }
         y
@@ -807,6 +808,15 @@ mod tests {
         let yb = QLinear::new(vec![b]).unwrap().forward(&x, 1);
         assert_eq!(&y[..3], &ya[..]);
         assert_eq!(&y[3..], &yb[..]);
+        // Several input rows: `[n, out]`, each row as computed alone.
+        let x3: Vec<f32> = [x.clone(), lcg(4, 64, 1.0), lcg(5, 64, 1.0)].concat();
+        let y3 = lin.forward(&x3, 3);
+        for a in 0..3 {
+            assert_eq!(
+                &y3[a * 5..(a + 1) * 5],
+                &lin.forward(&x3[a * 64..(a + 1) * 64], 1)[..]
+            );
+        }
         let p = a.permute_rows(&[2, 0, 1]).unwrap();
         let yp = QLinear::new(vec![p]).unwrap().forward(&x, 1);
         assert_eq!(yp, vec![ya[2], ya[0], ya[1]]);
