@@ -64,6 +64,11 @@ struct Args {
     /// Only benchmark comrade.
     #[arg(long)]
     skip_kvstore: bool,
+    /// Pad each kvstore tx (`key=value`) to this many bytes, e.g. the ~300 bytes
+    /// of a signed MsgSend, so both nets gossip and store the same volume
+    /// (0: unpadded, ~25 bytes).
+    #[arg(long, default_value_t = 0)]
+    kvstore_tx_bytes: usize,
     /// The comrade binary (default: found like the tests do).
     #[arg(long, env = "COMRADE_BIN")]
     comrade_bin: Option<PathBuf>,
@@ -118,7 +123,9 @@ async fn workload(
     match kind {
         AppKind::KvStore => {
             for i in 0..args.txs {
-                per_worker[i % args.workers].push(format!("loadgen-{i:06}=value-{i}").into_bytes());
+                let mut tx = format!("loadgen-{i:06}=value-{i}").into_bytes();
+                tx.resize(tx.len().max(args.kvstore_tx_bytes), b'x');
+                per_worker[i % args.workers].push(tx);
             }
         }
         AppKind::Comrade => {
@@ -147,6 +154,15 @@ async fn workload(
             }
         }
     }
+    let (n, bytes) = per_worker
+        .iter()
+        .flatten()
+        .fold((0usize, 0usize), |(n, b), tx| (n + 1, b + tx.len()));
+    let name = match kind {
+        AppKind::Comrade => "comrade",
+        AppKind::KvStore => "kvstore",
+    };
+    eprintln!("[{name}] mean tx size {} bytes", bytes / n.max(1));
     Ok(per_worker)
 }
 
@@ -388,6 +404,9 @@ fn print_table(args: &Args, rows: &[Metrics]) {
         "loadgen: {} txs per network, {} workers, broadcast_tx_sync, timeout_commit {}, latency = submit -> seen in a block on node0",
         args.txs, args.workers, args.timeout_commit
     );
+    if args.kvstore_tx_bytes > 0 {
+        println!("kvstore txs padded to {} bytes", args.kvstore_tx_bytes);
+    }
     println!(
         "{:<24} {:>6} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9}",
         "network", "sent", "accepted", "committed", "blocks", "secs", "tx/s", "p50 ms", "p99 ms"
@@ -419,8 +438,8 @@ fn main() -> anyhow::Result<()> {
     if args.txs == 0 || args.txs > 100_000 {
         bail!("--txs must be 1..=100000");
     }
-    if args.workers == 0 || args.workers > 64 || args.accounts == 0 || args.accounts > 10_000 {
-        bail!("--workers must be 1..=64 and --accounts 1..=10000");
+    if args.workers == 0 || args.workers > 512 || args.accounts == 0 || args.accounts > 10_000 {
+        bail!("--workers must be 1..=512 and --accounts 1..=10000");
     }
     let root = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let rt = tokio::runtime::Builder::new_multi_thread()
