@@ -1,7 +1,7 @@
 //! Our own GGUF reader: header, metadata, tensor index and dequantization.
 //!
 //! Supports GGUF v2 and v3, all metadata value types, and tensors in F32, F16,
-//! BF16, Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1. The whole file is read into memory (no
+//! BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K. The whole file is read into memory (no
 //! `mmap`, so no `unsafe`).
 
 use std::collections::BTreeMap;
@@ -103,6 +103,12 @@ pub enum GgmlType {
     Q5_1,
     /// 8-bit, block of 32, scale
     Q8_0,
+    /// 4-bit k-quant: super-blocks of 256 in 8 sub-blocks with 6-bit scales and mins
+    Q4K,
+    /// 5-bit k-quant: as `Q4K` plus one high bit per value
+    Q5K,
+    /// 6-bit k-quant: super-blocks of 256 in 16 sub-blocks with 8-bit scales
+    Q6K,
 }
 
 impl GgmlType {
@@ -116,6 +122,9 @@ impl GgmlType {
             6 => Self::Q5_0,
             7 => Self::Q5_1,
             8 => Self::Q8_0,
+            12 => Self::Q4K,
+            13 => Self::Q5K,
+            14 => Self::Q6K,
             30 => Self::Bf16,
             _ => return None,
         })
@@ -130,6 +139,9 @@ impl GgmlType {
             Self::Q5_0 => (32, 22),
             Self::Q5_1 => (32, 24),
             Self::Q8_0 => (32, 34),
+            Self::Q4K => (256, 144),
+            Self::Q5K => (256, 176),
+            Self::Q6K => (256, 210),
         }
     }
 }
@@ -471,6 +483,8 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8]) -> Vec<f32> {
                 out.extend(qs.iter().map(|&q| f32::from(q & 0x0f) * d + m));
                 out.extend(qs.iter().map(|&q| f32::from(q >> 4) * d + m));
             }
+            GgmlType::Q4K | GgmlType::Q5K => dequant_q45k(ty == GgmlType::Q5K, b, &mut out),
+            GgmlType::Q6K => dequant_q6k(b, &mut out),
             GgmlType::Q5_0 | GgmlType::Q5_1 => {
                 let d = f16_at(b, 0);
                 let (m, qh_at) = if ty == GgmlType::Q5_1 {
@@ -496,6 +510,72 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8]) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Scale and min (6 bits each) of sub-block `j` of a Q4_K/Q5_K super-block, packed
+/// in 12 bytes: sub-blocks 0-3 in the low 6 bits of bytes 0-3 (scales) and 4-7
+/// (mins); sub-blocks 4-7 in the nibbles of bytes 8-11, with their top two bits in
+/// the top bits of bytes 0-7.
+fn k_scale_min(s: &[u8], j: usize) -> (u8, u8) {
+    if j < 4 {
+        (s[j] & 63, s[j + 4] & 63)
+    } else {
+        (
+            (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4),
+            (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
+        )
+    }
+}
+
+/// One Q4_K (144 bytes) or Q5_K (176 bytes) super-block of 256 values:
+/// `d`, `dmin` (f16), 12 bytes of scales/mins, (Q5_K: 32 bytes of high bits, bit `j`
+/// of byte `l` for value `l` of sub-block `j`), 128 bytes of nibbles (32 bytes per
+/// pair of sub-blocks: low nibbles the first, high nibbles the second).
+/// Value = `d * scale * q - dmin * min`.
+fn dequant_q45k(five: bool, b: &[u8], out: &mut Vec<f32>) {
+    let d = f16_at(b, 0);
+    let dmin = f16_at(b, 2);
+    let scales = &b[4..16];
+    let (qh, qs) = if five {
+        (&b[16..48], &b[48..176])
+    } else {
+        (&[][..], &b[16..144])
+    };
+    for j in 0..8 {
+        let (sc, m) = k_scale_min(scales, j);
+        let (scale, min) = (d * f32::from(sc), dmin * f32::from(m));
+        let bytes = &qs[(j / 2) * 32..(j / 2) * 32 + 32];
+        for (l, &q) in bytes.iter().enumerate() {
+            let mut v = if j % 2 == 0 { q & 0x0f } else { q >> 4 };
+            if five {
+                v |= ((qh[l] >> j) & 1) << 4;
+            }
+            out.push(scale * f32::from(v) - min);
+        }
+    }
+}
+
+/// One Q6_K super-block (210 bytes) of 256 values: 128 bytes of low nibbles, 64 of
+/// high 2-bit pairs, 16 signed 8-bit scales (one per 16 values), `d` (f16). Each
+/// half of 128 values takes 64 low-nibble bytes and 32 high bytes; its 32-value group
+/// `k` (0-3) reads low nibbles of bytes `32 (k % 2)..` (`k < 2`) or their high
+/// nibbles (`k >= 2`), and bits `2k..2k+2` of the high bytes. Value =
+/// `d * scale * (q - 32)`.
+fn dequant_q6k(b: &[u8], out: &mut Vec<f32>) {
+    let (ql, qh, scales) = (&b[0..128], &b[128..192], &b[192..208]);
+    let d = f16_at(b, 208);
+    for half in 0..2 {
+        for k in 0..4 {
+            for l in 0..32 {
+                let lo = ql[half * 64 + (k % 2) * 32 + l];
+                let lo = if k < 2 { lo & 0x0f } else { lo >> 4 };
+                let hi = (qh[half * 32 + l] >> (2 * k)) & 3;
+                let q = i16::from(lo | (hi << 4)) - 32;
+                let i = half * 128 + k * 32 + l;
+                out.push(d * f32::from(scales[i / 16] as i8) * f32::from(q));
+            }
+        }
+    }
 }
 
 /// Helpers to write GGUF files (used by tests and tools).
@@ -669,6 +749,40 @@ mod tests {
         }
     }
 
+    /// Q4_K, Q5_K and Q6_K super-blocks from llama-quantize, dequantized by
+    /// llama.cpp's gguf-py (`tests/golden/kquant_vectors.py`).
+    #[test]
+    fn dequant_k_quants_match_gguf_py() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/golden/kquant_vectors.json")).unwrap();
+        for (name, ty) in [
+            ("Q4_K", GgmlType::Q4K),
+            ("Q5_K", GgmlType::Q5K),
+            ("Q6_K", GgmlType::Q6K),
+        ] {
+            let hex = v[name]["bytes"].as_str().unwrap();
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            let want: Vec<f32> = v[name]["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            assert_eq!(bytes.len(), 2 * ty.block().1, "{name}");
+            let got = dequantize(ty, &bytes);
+            assert_eq!(got.len(), 512, "{name}");
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-6 * w.abs().max(1e-3),
+                    "{name}[{i}]: {g} vs {w}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn dequant_f16_bf16() {
         let mut b = f16b(1.5).to_vec();
@@ -773,8 +887,9 @@ mod tests {
             &[RawTensor {
                 name: "q".into(),
                 dims: vec![256],
-                type_id: 14,
-                data: vec![0; 210],
+                // Q2_K: not supported.
+                type_id: 10,
+                data: vec![0; 84],
             }],
         );
         assert!(matches!(
