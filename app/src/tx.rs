@@ -248,16 +248,35 @@ pub fn pubkey_address(key: &[u8]) -> Option<Address> {
     parse_pubkey(key).map(|(_, address)| address)
 }
 
+/// Keys parsed recently: decompressing a point (a field square root) is a
+/// large part of decoding a tx, and the same few signers send most txs (and
+/// every pending tx is decoded again on each recheck). A memo of a pure
+/// function: it cannot change any outcome.
+static PARSED_KEYS: std::sync::Mutex<
+    std::collections::BTreeMap<[u8; 33], (secp256k1::PublicKey, Address)>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Entries [`PARSED_KEYS`] holds before it starts over.
+const PARSED_KEYS_MAX: usize = 65_536;
+
 /// A compressed secp256k1 key (33 bytes, a point on the curve) and its
 /// address.
 fn parse_pubkey(key: &[u8]) -> Option<(secp256k1::PublicKey, Address)> {
     use ripemd::Ripemd160;
-    if key.len() != 33 {
-        return None;
+    let key: [u8; 33] = key.try_into().ok()?;
+    if let Some(hit) = PARSED_KEYS.lock().ok().and_then(|m| m.get(&key).copied()) {
+        return Some(hit);
     }
-    let vk = secp256k1::PublicKey::from_slice(key).ok()?;
+    let vk = secp256k1::PublicKey::from_slice(&key).ok()?;
     let hash = Ripemd160::digest(Sha256::digest(key));
-    Some((vk, Address::from_bytes(&hash).ok()?))
+    let parsed = (vk, Address::from_bytes(&hash).ok()?);
+    if let Ok(mut m) = PARSED_KEYS.lock() {
+        if m.len() >= PARSED_KEYS_MAX {
+            m.clear();
+        }
+        m.insert(key, parsed);
+    }
+    Some(parsed)
 }
 
 impl DecodedTx {
