@@ -542,6 +542,8 @@ pub struct LayerCache<B: Backend> {
 pub struct KvCache<B: Backend> {
     /// Per-layer caches (None before the first forward).
     pub layers: Vec<Option<LayerCache<B>>>,
+    /// Per-layer host-side caches of the quantized CPU path (see [`HostKv`]).
+    pub host: Vec<Option<HostKv>>,
     /// Number of cached slots (including padding).
     pub len: usize,
     /// Per-sequence count of left-padding slots.
@@ -553,13 +555,126 @@ impl<B: Backend> KvCache<B> {
     pub fn new(n_layers: usize, pad: Vec<usize>) -> Self {
         Self {
             layers: vec![None; n_layers],
+            host: vec![None; n_layers],
             len: 0,
             pad,
         }
     }
 }
 
+/// Keys and values of one layer on the host, for the quantized CPU path: one
+/// growing `[len, head_dim]` buffer per (sequence, kv head), so a decode step
+/// appends one row instead of copying the whole cache (`Tensor::cat`), and
+/// attention for a single new token runs directly over it.
+#[derive(Debug, Clone, Default)]
+pub struct HostKv {
+    /// Keys per `b * kv_heads + head`.
+    pub k: Vec<Vec<f32>>,
+    /// Values per `b * kv_heads + head`.
+    pub v: Vec<Vec<f32>>,
+    /// Filled positions.
+    pub len: usize,
+}
+
+/// Dot product with eight independent partial sums (vectorizes; a single f32
+/// running sum cannot be reordered by the compiler and runs one add at a time).
+fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, ra) = a.as_chunks::<8>();
+    let (cb, rb) = b.as_chunks::<8>();
+    for (x, y) in ca.iter().zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+fn host_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    let n = t.shape().num_elements();
+    t.into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .unwrap_or_else(|_| vec![0.0; n])
+}
+
+impl HostKv {
+    /// Appends `k`, `v` (`[groups, t, head_dim]`, flattened; `groups` = `b * kv_heads`).
+    pub fn append(&mut self, groups: usize, t: usize, hd: usize, k: &[f32], v: &[f32]) {
+        self.k.resize_with(groups, Vec::new);
+        self.v.resize_with(groups, Vec::new);
+        for g in 0..groups {
+            self.k[g].extend_from_slice(&k[g * t * hd..(g + 1) * t * hd]);
+            self.v[g].extend_from_slice(&v[g * t * hd..(g + 1) * t * hd]);
+        }
+        self.len += t;
+    }
+
+    /// The cache as `[b, kv_heads, len, head_dim]` tensors.
+    fn tensors<B: Backend>(
+        &self,
+        b: usize,
+        kvh: usize,
+        hd: usize,
+        device: &B::Device,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let shape = [b, kvh, self.len, hd];
+        (
+            Tensor::from_data(TensorData::new(self.k.concat(), shape), device),
+            Tensor::from_data(TensorData::new(self.v.concat(), shape), device),
+        )
+    }
+
+    /// Attention of one new query per head (`q`: `[b, h, head_dim]`, flattened)
+    /// over the cache, query head `i` reading kv head `i / (h / kv_heads)`;
+    /// `mask` (`[b, len]`, additive) hides padding. Returns `[b, h * head_dim]`.
+    pub fn attend_one(
+        &self,
+        q: &[f32],
+        b: usize,
+        h: usize,
+        kvh: usize,
+        hd: usize,
+        mask: Option<&[f32]>,
+    ) -> Vec<f32> {
+        use rayon::prelude::*;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let rep = h / kvh;
+        let len = self.len;
+        let mut out = vec![0.0f32; b * h * hd];
+        out.par_chunks_mut(hd).enumerate().for_each(|(bh, o)| {
+            let (bi, hi) = (bh / h, bh % h);
+            let g = bi * kvh + hi / rep;
+            let qv = &q[bh * hd..(bh + 1) * hd];
+            let (ks, vs) = (&self.k[g], &self.v[g]);
+            let mut scores: Vec<f32> = ks.chunks_exact(hd).map(|kr| dot8(kr, qv) * scale).collect();
+            if let Some(m) = mask {
+                scores
+                    .iter_mut()
+                    .zip(&m[bi * len..(bi + 1) * len])
+                    .for_each(|(s, m)| *s += m);
+            }
+            let max = scores.iter().fold(f32::NEG_INFINITY, |a, &s| a.max(s));
+            let mut sum = 0.0f32;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            let inv = 1.0 / sum;
+            for (p, vr) in scores.iter().zip(vs.chunks_exact(hd)) {
+                let w = p * inv;
+                o.iter_mut().zip(vr).for_each(|(o, v)| *o += w * v);
+            }
+        });
+        out
+    }
+}
+
 impl<B: Backend> Attention<B> {
+    // The per-call pieces a layer needs (input, rotary tables, mask, two caches);
+    // bundling them would only move the same list into a struct.
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         x: Tensor<B, 3>,
@@ -568,6 +683,7 @@ impl<B: Backend> Attention<B> {
         sin: Tensor<B, 4>,
         mask: Option<Tensor<B, 4>>,
         cache: &mut Option<LayerCache<B>>,
+        host: Option<&mut Option<HostKv>>,
     ) -> Tensor<B, 3> {
         let [b, t, _] = x.dims();
         let (h, kvh, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
@@ -586,14 +702,35 @@ impl<B: Backend> Attention<B> {
             .slice([0..b, 0..t, qd + kvd..qd + 2 * kvd])
             .reshape([b, t, kvh, hd])
             .swap_dims(1, 2);
-        let (k, v) = match cache.take() {
-            Some(c) => (Tensor::cat(vec![c.k, k], 2), Tensor::cat(vec![c.v, v], 2)),
-            None => (k, v),
+        let (k, v) = match host {
+            Some(slot) => {
+                let device = k.device();
+                let hc = slot.get_or_insert_with(HostKv::default);
+                hc.append(b * kvh, t, hd, &host_vec(k.clone()), &host_vec(v.clone()));
+                if t == 1 {
+                    let mask = mask.map(host_vec);
+                    let out = hc.attend_one(&host_vec(q), b, h, kvh, hd, mask.as_deref());
+                    let out = Tensor::from_data(TensorData::new(out, [b, 1, h * hd]), &device);
+                    return lin(&self.o_proj, out);
+                }
+                if hc.len == t {
+                    (k, v)
+                } else {
+                    hc.tensors::<B>(b, kvh, hd, &device)
+                }
+            }
+            None => {
+                let (k, v) = match cache.take() {
+                    Some(c) => (Tensor::cat(vec![c.k, k], 2), Tensor::cat(vec![c.v, v], 2)),
+                    None => (k, v),
+                };
+                *cache = Some(LayerCache {
+                    k: k.clone(),
+                    v: v.clone(),
+                });
+                (k, v)
+            }
         };
-        *cache = Some(LayerCache {
-            k: k.clone(),
-            v: v.clone(),
-        });
         let s = k.dims()[2];
         let rep = h / kvh;
         // Group query heads by their kv head: [b, kvh, rep * t, hd].
@@ -633,6 +770,10 @@ pub struct Transformer<B: Backend> {
     pub lm_head: Lin<B>,
     /// Rotary tables.
     pub rotary: Rotary<B>,
+    /// Whether layers with quantized (CPU) projections keep their KV cache on the
+    /// host and attend single decode steps there (see [`HostKv`]); on by default.
+    #[module(skip)]
+    pub host_attention: bool,
 }
 
 /// What a forward pass returns.
@@ -1136,6 +1277,7 @@ impl<B: Backend> Transformer<B> {
                 cfg.rotary_scale(),
                 device,
             ),
+            host_attention: true,
         })
     }
 
@@ -1260,11 +1402,19 @@ impl<B: Backend> Transformer<B> {
         if let Some(hs) = hidden.as_mut() {
             hs.push(x.clone());
         }
-        for (layer, lc) in self.layers.iter().zip(cache.layers.iter_mut()) {
+        for ((layer, lc), hc) in self
+            .layers
+            .iter()
+            .zip(cache.layers.iter_mut())
+            .zip(cache.host.iter_mut())
+        {
             let h = layer.input_layernorm.forward(x.clone());
             let (c, sn, mk) = (cos.clone(), sin.clone(), mask.clone());
             let a = match (&layer.self_attn, &layer.mla) {
-                (Some(att), _) => att.forward(h, &self.rotary, c, sn, mk, lc),
+                (Some(att), _) => {
+                    let host = (self.host_attention && att.qkv_proj.quant.is_some()).then_some(hc);
+                    att.forward(h, &self.rotary, c, sn, mk, lc, host)
+                }
                 (None, Some(mla)) => mla.forward(h, &self.rotary, c, sn, mk, lc),
                 (None, None) => unreachable!("every layer is built with an attention block"),
             };
@@ -1291,5 +1441,84 @@ impl<B: Backend> Transformer<B> {
             logits,
             hidden_states: hidden,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: u64, n: usize) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
+            })
+            .collect()
+    }
+
+    /// Host attention of one new token (GQA, padding mask, cache filled in two
+    /// appends) against a plain f64 softmax-attention reference.
+    #[test]
+    fn host_attention_matches_f64_reference() {
+        let (b, h, kvh, hd) = (2, 6, 2, 8);
+        let (t0, len) = (5, 6);
+        let mut c = HostKv::default();
+        let k_all = lcg(1, b * kvh * len * hd);
+        let v_all = lcg(2, b * kvh * len * hd);
+        // [b*kvh, len, hd] appended as t0 positions, then 1.
+        let part = |x: &[f32], from: usize, to: usize| -> Vec<f32> {
+            (0..b * kvh)
+                .flat_map(|g| x[(g * len + from) * hd..(g * len + to) * hd].to_vec())
+                .collect()
+        };
+        c.append(b * kvh, t0, hd, &part(&k_all, 0, t0), &part(&v_all, 0, t0));
+        c.append(
+            b * kvh,
+            1,
+            hd,
+            &part(&k_all, t0, len),
+            &part(&v_all, t0, len),
+        );
+        assert_eq!(c.len, len);
+        let q = lcg(3, b * h * hd);
+        // Sequence 1 has two padding slots.
+        let mut mask = vec![0.0f32; b * len];
+        mask[len] = f32::NEG_INFINITY;
+        mask[len + 1] = f32::NEG_INFINITY;
+        let got = c.attend_one(&q, b, h, kvh, hd, Some(&mask));
+        for bi in 0..b {
+            for hi in 0..h {
+                let g = bi * kvh + hi / (h / kvh);
+                let qv = &q[(bi * h + hi) * hd..(bi * h + hi + 1) * hd];
+                let scores: Vec<f64> = (0..len)
+                    .map(|j| {
+                        let kr = &k_all[(g * len + j) * hd..(g * len + j + 1) * hd];
+                        let dot: f64 = kr
+                            .iter()
+                            .zip(qv)
+                            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                            .sum();
+                        dot / (hd as f64).sqrt() + f64::from(mask[bi * len + j])
+                    })
+                    .collect();
+                let max = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                for d in 0..hd {
+                    let want: f64 = (0..len)
+                        .map(|j| e[j] / sum * f64::from(v_all[(g * len + j) * hd + d]))
+                        .sum();
+                    let got = f64::from(got[(bi * h + hi) * hd + d]);
+                    assert!(
+                        (got - want).abs() < 1e-5,
+                        "b{bi} h{hi} d{d}: {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }
