@@ -29,6 +29,18 @@ pub fn validators() -> Vec<TestValidator> {
     ]
 }
 
+/// A chain at `dir` whose genesis gives each of `keys` 10,000,000 `ucomrade`.
+pub fn funded_chain(dir: &std::path::Path, keys: &[SigningKey]) -> MockConsensus {
+    let balances: Vec<_> = keys.iter().map(|k| (address_of(k), 10_000_000)).collect();
+    MockConsensus::new(
+        dir,
+        CHAIN_ID,
+        &genesis(&balances, &validators()),
+        validators(),
+    )
+    .unwrap()
+}
+
 pub fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let alice = account_key(1);

@@ -2,7 +2,7 @@
 
 use comrade_app::{
     client::address_of,
-    testing::{MockConsensus, account_key, genesis},
+    testing::{MockConsensus, account_key},
 };
 
 use crate::common::*;
@@ -29,15 +29,7 @@ fn workload(h: u64, nums: &[u64], seqs: &mut [u64]) -> Vec<Vec<u8>> {
 }
 
 fn chain(dir: &std::path::Path) -> MockConsensus {
-    let keys: Vec<_> = (10..14).map(account_key).collect();
-    let balances: Vec<_> = keys.iter().map(|k| (address_of(k), 10_000_000)).collect();
-    MockConsensus::new(
-        dir,
-        CHAIN_ID,
-        &genesis(&balances, &validators()),
-        validators(),
-    )
-    .unwrap()
+    funded_chain(dir, &(10..14).map(account_key).collect::<Vec<_>>())
 }
 
 fn numbers(h: &MockConsensus) -> Vec<u64> {

@@ -4,7 +4,7 @@
 
 use comrade_app::{
     client::address_of,
-    testing::{MockConsensus, account_key, genesis},
+    testing::{MockConsensus, account_key},
     vote_ext,
 };
 use tendermint_proto::v0_38::abci::{
@@ -17,16 +17,7 @@ use crate::common::*;
 const SENDERS: std::ops::Range<u64> = 20..26;
 
 fn chain(dir: &std::path::Path) -> MockConsensus {
-    let balances: Vec<_> = SENDERS
-        .map(|s| (address_of(&account_key(s)), 10_000_000))
-        .collect();
-    MockConsensus::new(
-        dir,
-        CHAIN_ID,
-        &genesis(&balances, &validators()),
-        validators(),
-    )
-    .unwrap()
+    funded_chain(dir, &SENDERS.map(account_key).collect::<Vec<_>>())
 }
 
 /// Two stores from the same genesis: `a` takes the optimistic path, `b`
