@@ -1447,18 +1447,7 @@ impl<B: Backend> Transformer<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(seed: u64, n: usize) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
-            })
-            .collect()
-    }
+    use crate::quant::tests::lcg;
 
     /// Host attention of one new token (GQA, padding mask, cache filled in two
     /// appends) against a plain f64 softmax-attention reference.
@@ -1467,8 +1456,8 @@ mod tests {
         let (b, h, kvh, hd) = (2, 6, 2, 8);
         let (t0, len) = (5, 6);
         let mut c = HostKv::default();
-        let k_all = lcg(1, b * kvh * len * hd);
-        let v_all = lcg(2, b * kvh * len * hd);
+        let k_all = lcg(1, b * kvh * len * hd, 4.0);
+        let v_all = lcg(2, b * kvh * len * hd, 4.0);
         // [b*kvh, len, hd] appended as t0 positions, then 1.
         let part = |x: &[f32], from: usize, to: usize| -> Vec<f32> {
             (0..b * kvh)
@@ -1484,7 +1473,7 @@ mod tests {
             &part(&v_all, t0, len),
         );
         assert_eq!(c.len, len);
-        let q = lcg(3, b * h * hd);
+        let q = lcg(3, b * h * hd, 4.0);
         // Sequence 1 has two padding slots.
         let mut mask = vec![0.0f32; b * len];
         mask[len] = f32::NEG_INFINITY;

@@ -376,6 +376,18 @@ mod avx2 {
         std::array::from_fn(|k| hsum(acc[k].v[0]) + hsum(acc[k].v[1]) + (acc[k].s[0] + acc[k].s[1]))
     }
 
+    /// `acc + scale * (pair sums of `pairs`, widened to 8 lanes of i32 and converted)`:
+    /// the end of every block's dot product.
+    #[inline(always)]
+    fn fma_block(simd: V3, pairs: __m256i, scale: f32, acc: __m256) -> __m256 {
+        let ones: __m256i = simd.avx._mm256_set1_epi16(1);
+        let sums = simd
+            .avx
+            ._mm256_cvtepi32_ps(simd.avx2._mm256_madd_epi16(pairs, ones));
+        simd.fma
+            ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(scale), sums, acc)
+    }
+
     /// One `Q4_1` block (`bi`) against `N` activation rows, into accumulator `set`.
     #[inline(always)]
     fn step_q4_1<const N: usize>(
@@ -391,7 +403,6 @@ mod avx2 {
         let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
         let wm = t[usize::from(u16::from_le_bytes([m0, m1]))];
         let m4: __m128i = simd.sse2._mm_set1_epi8(0x0F);
-        let ones: __m256i = simd.avx._mm256_set1_epi16(1);
         let q: __m128i = pulp::cast(qs);
         let lo = simd.sse2._mm_and_si128(q, m4);
         let hi = simd
@@ -401,14 +412,13 @@ mod avx2 {
         for k in 0..N {
             let a = acts[k];
             let xv: __m256i = pulp::cast(a.q.as_chunks::<QK>().0[bi]);
-            let p = simd
-                .avx2
-                ._mm256_madd_epi16(simd.avx2._mm256_maddubs_epi16(wv, xv), ones);
-            let f = simd.avx._mm256_cvtepi32_ps(p);
             let c = &mut acc[k];
-            c.v[set] = simd
-                .fma
-                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(wd * a.d[bi]), f, c.v[set]);
+            c.v[set] = fma_block(
+                simd,
+                simd.avx2._mm256_maddubs_epi16(wv, xv),
+                wd * a.d[bi],
+                c.v[set],
+            );
             c.s[set] += wm * a.s[bi];
         }
     }
@@ -426,7 +436,6 @@ mod avx2 {
     ) {
         let [d0, d1, qs @ ..] = *b;
         let wd = t[usize::from(u16::from_le_bytes([d0, d1]))];
-        let ones: __m256i = simd.avx._mm256_set1_epi16(1);
         let wv: __m256i = pulp::cast(qs);
         // |w| * (x * sign(w)): maddubs wants one unsigned operand.
         let aw = simd.avx2._mm256_sign_epi8(wv, wv);
@@ -434,14 +443,13 @@ mod avx2 {
             let a = acts[k];
             let xv: __m256i = pulp::cast(a.q.as_chunks::<QK>().0[bi]);
             let sx = simd.avx2._mm256_sign_epi8(xv, wv);
-            let p = simd
-                .avx2
-                ._mm256_madd_epi16(simd.avx2._mm256_maddubs_epi16(aw, sx), ones);
-            let f = simd.avx._mm256_cvtepi32_ps(p);
             let c = &mut acc[k];
-            c.v[set] = simd
-                .fma
-                ._mm256_fmadd_ps(simd.avx._mm256_set1_ps(wd * a.d[bi]), f, c.v[set]);
+            c.v[set] = fma_block(
+                simd,
+                simd.avx2._mm256_maddubs_epi16(aw, sx),
+                wd * a.d[bi],
+                c.v[set],
+            );
         }
     }
 
@@ -674,10 +682,11 @@ impl QLinear {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn lcg(seed: u64, n: usize, scale: f32) -> Vec<f32> {
+    /// Deterministic pseudo-random values in `[-scale/2, scale/2)` (test inputs).
+    pub(crate) fn lcg(seed: u64, n: usize, scale: f32) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {
