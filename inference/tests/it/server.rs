@@ -135,57 +135,55 @@ async fn server_end_to_end() {
         }
     }
     assert_eq!(text, content.split("France").next().expect("prefix"));
-    let r = request(
-        addr,
-        "POST",
-        "/v1/completions",
-        br#"{"prompt":"hi","stop":["a","b","c","d","e"]}"#,
-    )
-    .await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("stop"), "{}", r.body);
 
-    // Input sanitization.
-    let r = request(addr, "POST", "/v1/chat/completions", b"{not json").await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("invalid JSON"), "{}", r.body);
-    let r = request(
-        addr,
-        "POST",
-        "/v1/completions",
-        b"{\"prompt\":\"\xff\xfe\"}",
-    )
-    .await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("UTF-8"), "{}", r.body);
+    // Input sanitization: each bad request gets its status and a message naming
+    // the problem (the empty needle only checks the status).
     let long = format!(r#"{{"prompt":"{}","max_tokens":2}}"#, "word ".repeat(200));
-    let r = request(addr, "POST", "/v1/completions", long.as_bytes()).await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.contains("limit"), "{}", r.body);
-    let r = request(
-        addr,
-        "POST",
-        "/v1/completions",
-        br#"{"prompt":"hi","max_tokens":65}"#,
-    )
-    .await;
-    assert_eq!(r.status, 400);
-    let r = request(
-        addr,
-        "POST",
-        "/v1/completions",
-        br#"{"prompt":"hi","temperature":-1}"#,
-    )
-    .await;
-    assert_eq!(r.status, 400);
-    let r = request(
-        addr,
-        "POST",
-        "/v1/completions",
-        br#"{"prompt":"hi","model":"gpt-9"}"#,
-    )
-    .await;
-    assert_eq!(r.status, 404);
+    let bad: [(&str, &[u8], u16, &str); 7] = [
+        ("/v1/chat/completions", b"{not json", 400, "invalid JSON"),
+        (
+            "/v1/completions",
+            b"{\"prompt\":\"\xff\xfe\"}",
+            400,
+            "UTF-8",
+        ),
+        ("/v1/completions", long.as_bytes(), 400, "limit"),
+        (
+            "/v1/completions",
+            br#"{"prompt":"hi","max_tokens":65}"#,
+            400,
+            "",
+        ),
+        (
+            "/v1/completions",
+            br#"{"prompt":"hi","temperature":-1}"#,
+            400,
+            "",
+        ),
+        (
+            "/v1/completions",
+            br#"{"prompt":"hi","model":"gpt-9"}"#,
+            404,
+            "",
+        ),
+        (
+            "/v1/completions",
+            br#"{"prompt":"hi","stop":["a","b","c","d","e"]}"#,
+            400,
+            "stop",
+        ),
+    ];
+    for (path, body, status, needle) in bad {
+        let r = request(addr, "POST", path, body).await;
+        assert_eq!(
+            r.status,
+            status,
+            "{path} {:?}: {}",
+            String::from_utf8_lossy(body),
+            r.body
+        );
+        assert!(r.body.contains(needle), "{}", r.body);
+    }
 
     // Queue full: max_queue = 1, so a second request while one runs gets 429.
     let busy = tokio::spawn(request(
