@@ -119,6 +119,8 @@ struct Inner {
     /// FinalizeBlocks answered from an optimistic execution (see
     /// [`App::optimistic_hits`]).
     optimistic_hits: std::sync::atomic::AtomicU64,
+    /// CheckTx calls since the last Commit: `[new, recheck]` (logged at Commit).
+    check_counts: [std::sync::atomic::AtomicU64; 2],
 }
 
 /// A bounded map from tx hash (sha256 of the raw bytes, signature included)
@@ -307,6 +309,7 @@ impl App {
                 read_cache,
                 sig_cache: Mutex::new(SigCache::new()),
                 optimistic_hits: std::sync::atomic::AtomicU64::new(0),
+                check_counts: Default::default(),
             }),
         })
     }
@@ -570,6 +573,9 @@ impl App {
                 ..Default::default()
             });
         };
+        let recheck = req.r#type == tendermint_proto::v0_38::abci::CheckTxType::Recheck as i32;
+        self.inner.check_counts[usize::from(recheck)]
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if vote_ext::is_injected(&req.tx) {
             let e = TxError::new(
                 ResultCode::InjectedTxInvalid,
@@ -983,6 +989,17 @@ impl App {
             .advance(self.inner.storage.latest_version(), &pending.writes);
         debug_assert_eq!(self.inner.storage.latest_version(), pending.height);
         self.reset_mempool()?;
+        let [new, rechecks] = self
+            .inner
+            .check_counts
+            .each_ref()
+            .map(|c| c.swap(0, std::sync::atomic::Ordering::Relaxed));
+        tracing::info!(
+            height = pending.height,
+            checktx_new = new,
+            checktx_recheck = rechecks,
+            "committed"
+        );
         Ok(ResponseCommit { retain_height: 0 })
     }
 

@@ -275,6 +275,21 @@ impl Localnet {
         out
     }
 
+    /// Pids of each node's processes as started by this value: `(app,
+    /// cometbft)` per node (`None` where the node has no such process, e.g.
+    /// the kvstore's app, which runs inside CometBFT).
+    pub fn node_pids(&self) -> Vec<(Option<u32>, Option<u32>)> {
+        self.procs
+            .iter()
+            .map(|n| {
+                (
+                    n.app.as_ref().map(|p| p.pid),
+                    n.cometbft.as_ref().map(|p| p.pid),
+                )
+            })
+            .collect()
+    }
+
     fn save_pids(&self) -> Result<()> {
         let pf = PidFile {
             nodes: self

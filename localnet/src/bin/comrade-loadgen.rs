@@ -89,6 +89,90 @@ struct Metrics {
     tps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU used from the first submit to the last commit, by group.
+    cpu: CpuUse,
+}
+
+/// CPU seconds used over the measured window, by process group, and the
+/// machine's idle share. Read from `/proc` (Linux; zeros elsewhere).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuUse {
+    cometbft: f64,
+    app: f64,
+    loadgen: f64,
+    /// Every CPU of the machine together, busy seconds (all processes).
+    machine_busy: f64,
+    /// Share of the machine's CPU time that was idle (0..1).
+    machine_idle: f64,
+}
+
+/// Cumulative CPU counters at one instant (clock ticks of `/proc`, which are
+/// always 1/100 s for user space on Linux).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuSnap {
+    cometbft: u64,
+    app: u64,
+    loadgen: u64,
+    machine_busy: u64,
+    machine_idle: u64,
+}
+
+/// utime + stime of a process (all its threads), in ticks; 0 if unreadable.
+fn proc_ticks(pid: &str) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the `(comm)`, which may contain spaces.
+    let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are the 14th and 15th fields of stat; rest starts at the 3rd.
+    field(11) + field(12)
+}
+
+fn cpu_snap(pids: &[(Option<u32>, Option<u32>)]) -> CpuSnap {
+    let mut c = CpuSnap {
+        loadgen: proc_ticks("self"),
+        ..Default::default()
+    };
+    for (app, comet) in pids {
+        c.app += app.map_or(0, |p| proc_ticks(&p.to_string()));
+        c.cometbft += comet.map_or(0, |p| proc_ticks(&p.to_string()));
+    }
+    if let Ok(stat) = std::fs::read_to_string("/proc/stat")
+        && let Some(line) = stat.lines().next()
+    {
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal
+        let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+        let total: u64 = v.iter().take(8).sum();
+        c.machine_idle = idle;
+        c.machine_busy = total.saturating_sub(idle);
+    }
+    c
+}
+
+fn cpu_use(a: CpuSnap, b: CpuSnap) -> CpuUse {
+    let secs = |x: u64, y: u64| y.saturating_sub(x) as f64 / 100.0;
+    let busy = secs(a.machine_busy, b.machine_busy);
+    let idle = secs(a.machine_idle, b.machine_idle);
+    CpuUse {
+        cometbft: secs(a.cometbft, b.cometbft),
+        app: secs(a.app, b.app),
+        loadgen: secs(a.loadgen, b.loadgen),
+        machine_busy: busy,
+        machine_idle: if busy + idle > 0.0 {
+            idle / (busy + idle)
+        } else {
+            0.0
+        },
+    }
 }
 
 /// Removes the run directory when dropped (the localnet inside kills its
@@ -251,6 +335,8 @@ async fn run_one(
     };
 
     eprintln!("[{name}] sending with {} workers", args.workers);
+    let pids = net.node_pids();
+    let cpu0 = cpu_snap(&pids);
     let t0 = Instant::now();
     let mut handles = Vec::new();
     for (w, txs) in per_worker.into_iter().enumerate() {
@@ -316,6 +402,7 @@ async fn run_one(
         net.check_processes()?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let cpu1 = cpu_snap(&pids);
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let (blocks_with_txs, _blocks) = watcher.await?;
 
@@ -347,6 +434,7 @@ async fn run_one(
         },
         p50_ms: percentile(&lat, 0.50),
         p99_ms: percentile(&lat, 0.99),
+        cpu: cpu_use(cpu0, cpu1),
     })
 }
 
@@ -431,6 +519,28 @@ fn print_table(args: &Args, rows: &[Metrics]) {
             ours.p99_ms / kv.p99_ms
         );
     }
+    println!();
+    println!(
+        "CPU from the first submit until all commits were seen (µs of CPU per committed tx; all {} nodes together)",
+        args.validators
+    );
+    println!(
+        "{:<24} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "network", "cometbft", "app", "loadgen", "machine busy", "idle %"
+    );
+    for m in rows {
+        let per = |s: f64| s * 1e6 / (m.committed.max(1) as f64);
+        println!(
+            "{:<24} {:>10.0} {:>10.0} {:>10.0} {:>12.0} {:>10.1}",
+            m.name,
+            per(m.cpu.cometbft),
+            per(m.cpu.app),
+            per(m.cpu.loadgen),
+            per(m.cpu.machine_busy),
+            m.cpu.machine_idle * 100.0
+        );
+    }
+    println!();
 }
 
 fn main() -> anyhow::Result<()> {
