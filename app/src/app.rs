@@ -39,7 +39,7 @@ use crate::{
 };
 
 /// Version of the state format this binary reads and writes.
-pub const STATE_FORMAT_VERSION: u32 = 1;
+pub const STATE_FORMAT_VERSION: u32 = 2;
 /// Reported in `Info`.
 pub const APP_VERSION: u64 = 1;
 

@@ -28,6 +28,29 @@ pub enum AppKind {
     /// CometBFT's built-in `kvstore` app (`proxy_app = "kvstore"`), no app
     /// process, no `app_state`, vote extensions off. For baseline benchmarks.
     KvStore,
+    /// The same `kvstore` example app, but out of process: `abci-cli kvstore`
+    /// (persisted in goleveldb) behind the ABCI socket, started next to each
+    /// CometBFT the way comrade's app is. A baseline that pays the socket
+    /// transport's cost like comrade does, so benchmarks can tell that cost
+    /// apart from the app's own work. Needs `abci-cli` (see
+    /// [`crate::find_abci_cli`]).
+    KvStoreSocket,
+}
+
+impl AppKind {
+    /// Whether an app process runs beside each CometBFT (on the ABCI socket).
+    pub fn out_of_process(self) -> bool {
+        !matches!(self, AppKind::KvStore)
+    }
+
+    /// Short name for output.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppKind::Comrade => "comrade",
+            AppKind::KvStore => "kvstore",
+            AppKind::KvStoreSocket => "kvstore-socket",
+        }
+    }
 }
 
 /// The role of a node in the localnet.

@@ -14,6 +14,15 @@ pub enum LocalnetError {
         /// Where it was looked for.
         searched: String,
     },
+    /// CometBFT's `abci-cli` was not found.
+    #[error(
+        "abci-cli not found (looked in: {searched}); install it with \
+         scripts/install-cometbft.sh (it goes next to cometbft)"
+    )]
+    AbciCliNotFound {
+        /// Where it was looked for.
+        searched: String,
+    },
     /// The `comrade` binary was not found.
     #[error(
         "comrade binary not found (looked in: {searched}); build it with \

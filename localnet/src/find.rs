@@ -50,6 +50,39 @@ pub fn find_cometbft() -> Result<PathBuf> {
     })
 }
 
+/// Finds CometBFT's `abci-cli` (for [`crate::AppKind::KvStoreSocket`]):
+/// `$ABCI_CLI_BIN`, then next to `cometbft_bin`, then `PATH`.
+/// `scripts/install-cometbft.sh` installs it beside `cometbft`.
+pub fn find_abci_cli(cometbft_bin: &Path) -> Result<PathBuf> {
+    let mut searched = Vec::new();
+    if let Some(p) = std::env::var_os("ABCI_CLI_BIN").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        if is_executable(&p) {
+            return Ok(p);
+        }
+        searched.push(format!("$ABCI_CLI_BIN={}", p.display()));
+    }
+    if let Some(dir) = cometbft_bin.parent() {
+        let p = dir.join("abci-cli");
+        if is_executable(&p) {
+            return Ok(p);
+        }
+        searched.push(p.display().to_string());
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join("abci-cli");
+            if is_executable(&p) {
+                return Ok(p);
+            }
+        }
+        searched.push("$PATH".to_string());
+    }
+    Err(LocalnetError::AbciCliNotFound {
+        searched: searched.join(", "),
+    })
+}
+
 /// Finds the `comrade` binary: `$COMRADE_BIN`, then next to the current
 /// executable (the CLI itself), then `<target>/debug/comrade` and
 /// `<target>/release/comrade` inferred from a test executable at

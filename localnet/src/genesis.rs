@@ -109,7 +109,7 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
 
 /// The CometBFT genesis document. For [`AppKind::Comrade`] the validator set
 /// is empty (the app returns it from `app_state` in `InitChain`) and vote
-/// extensions are enabled from height 1; for [`AppKind::KvStore`] the
+/// extensions are enabled from height 1; for the kvstore kinds the
 /// validators are listed and vote extensions are off.
 pub(crate) fn genesis_json(cfg: &LocalnetConfig, pub_keys: &[String]) -> Result<Value> {
     let (validators, ve_height, app_state) = match cfg.app {
@@ -122,7 +122,7 @@ pub(crate) fn genesis_json(cfg: &LocalnetConfig, pub_keys: &[String]) -> Result<
                 .map_err(|e| LocalnetError::Config(format!("app_state: {e}")))?;
             (Vec::new(), 1, Some(state))
         }
-        AppKind::KvStore => {
+        AppKind::KvStore | AppKind::KvStoreSocket => {
             let vals = pub_keys
                 .iter()
                 .enumerate()

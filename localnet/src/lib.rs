@@ -55,7 +55,7 @@ pub use config::{
     NodeRole, PORTS_PER_NODE,
 };
 pub use error::LocalnetError;
-pub use find::{find_cometbft, find_comrade_bin};
+pub use find::{find_abci_cli, find_cometbft, find_comrade_bin};
 pub use genesis::{
     FAUCET_BALANCE, FUNDED_ACCOUNT_BALANCE, TestKey, faucet_key, funded_account_key,
 };

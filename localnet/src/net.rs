@@ -317,7 +317,7 @@ impl Localnet {
         }
         for n in &self.manifest.nodes {
             let mut ports = vec![n.ports.p2p, n.ports.rpc, n.ports.pprof];
-            if self.manifest.config.app == AppKind::Comrade {
+            if self.manifest.config.app.out_of_process() {
                 ports.push(n.ports.abci);
             }
             for p in ports {
@@ -339,7 +339,7 @@ impl Localnet {
         match self.node(i)?.role {
             // Later roles (compute node, gateway) get their own arm here.
             NodeRole::Validator => {
-                if self.manifest.config.app == AppKind::Comrade {
+                if self.manifest.config.app.out_of_process() {
                     self.start_app(i)?;
                 }
                 self.start_cometbft(i)
@@ -356,14 +356,30 @@ impl Localnet {
 
     fn start_app(&mut self, i: usize) -> Result<()> {
         let n = self.node(i)?.clone();
-        let bin = self.manifest.config.comrade_bin.clone();
-        let args = vec![
-            "start".to_string(),
-            "--home".to_string(),
-            path_str(&n.home)?.to_string(),
-            "--abci-addr".to_string(),
-            format!("127.0.0.1:{}", n.ports.abci),
-        ];
+        let (bin, args) = match self.manifest.config.app {
+            AppKind::KvStoreSocket => (
+                crate::find_abci_cli(&self.manifest.config.cometbft_bin)?,
+                vec![
+                    "kvstore".to_string(),
+                    "--address".to_string(),
+                    format!("tcp://127.0.0.1:{}", n.ports.abci),
+                    "--persist".to_string(),
+                    path_str(&n.home.join("data").join("kvstore-app"))?.to_string(),
+                    "--log_level".to_string(),
+                    "error".to_string(),
+                ],
+            ),
+            AppKind::Comrade | AppKind::KvStore => (
+                self.manifest.config.comrade_bin.clone(),
+                vec![
+                    "start".to_string(),
+                    "--home".to_string(),
+                    path_str(&n.home)?.to_string(),
+                    "--abci-addr".to_string(),
+                    format!("127.0.0.1:{}", n.ports.abci),
+                ],
+            ),
+        };
         let proc = spawn(&bin, &args, &n.app_log())?;
         self.procs_mut(i)?.app = Some(proc);
         self.save_pids()?;
@@ -688,7 +704,7 @@ fn write_config(cfg: &LocalnetConfig, nodes: &[NodeInfo], n: &NodeInfo) -> Resul
         .map(|o| format!("{}@127.0.0.1:{}", o.node_id, o.ports.p2p))
         .collect();
     let proxy_app = match cfg.app {
-        AppKind::Comrade => format!("tcp://127.0.0.1:{}", n.ports.abci),
+        AppKind::Comrade | AppKind::KvStoreSocket => format!("tcp://127.0.0.1:{}", n.ports.abci),
         AppKind::KvStore => "kvstore".to_string(),
     };
     let s = |v: &str| format!("\"{v}\"");

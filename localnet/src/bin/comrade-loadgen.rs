@@ -64,6 +64,12 @@ struct Args {
     /// Only benchmark comrade.
     #[arg(long)]
     skip_kvstore: bool,
+    /// Also run a third net: the same kvstore app, but out of process
+    /// (`abci-cli kvstore` on the ABCI socket, persisted in goleveldb), as
+    /// comrade's app is. Its numbers show what the socket transport costs
+    /// CometBFT; the rest of the gap to comrade is comrade's own work.
+    #[arg(long)]
+    kvstore_socket: bool,
     /// Pad each kvstore tx (`key=value`) to this many bytes, e.g. the ~300 bytes
     /// of a signed MsgSend, so both nets gossip and store the same volume
     /// (0: unpadded, ~25 bytes).
@@ -80,6 +86,7 @@ struct Args {
 /// Results of one run.
 #[derive(Debug, Clone)]
 struct Metrics {
+    kind: AppKind,
     name: String,
     sent: usize,
     accepted: usize,
@@ -205,7 +212,7 @@ async fn workload(
 ) -> anyhow::Result<Vec<Vec<Vec<u8>>>> {
     let mut per_worker: Vec<Vec<Vec<u8>>> = vec![Vec::new(); args.workers];
     match kind {
-        AppKind::KvStore => {
+        AppKind::KvStore | AppKind::KvStoreSocket => {
             for i in 0..args.txs {
                 let mut tx = format!("loadgen-{i:06}=value-{i}").into_bytes();
                 tx.resize(tx.len().max(args.kvstore_tx_bytes), b'x');
@@ -242,10 +249,7 @@ async fn workload(
         .iter()
         .flatten()
         .fold((0usize, 0usize), |(n, b), tx| (n + 1, b + tx.len()));
-    let name = match kind {
-        AppKind::Comrade => "comrade",
-        AppKind::KvStore => "kvstore",
-    };
+    let name = kind.name();
     eprintln!("[{name}] mean tx size {} bytes", bytes / n.max(1));
     Ok(per_worker)
 }
@@ -256,10 +260,7 @@ async fn run_one(
     base_port: u16,
     root: &std::path::Path,
 ) -> anyhow::Result<Metrics> {
-    let name = match kind {
-        AppKind::Comrade => "comrade",
-        AppKind::KvStore => "kvstore",
-    };
+    let name = kind.name();
     let dir = root.join(format!("comrade-loadgen-{}-{name}", std::process::id()));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
@@ -268,7 +269,7 @@ async fn run_one(
     let comrade_bin = match (&args.comrade_bin, kind) {
         (Some(p), _) => p.clone(),
         (None, AppKind::Comrade) => find_comrade_bin()?,
-        (None, AppKind::KvStore) => PathBuf::from("/nonexistent/unused"),
+        (None, AppKind::KvStore | AppKind::KvStoreSocket) => PathBuf::from("/nonexistent/unused"),
     };
     let mut cfg = LocalnetConfig::new(&dir, comrade_bin, find_cometbft()?);
     cfg.validators = args.validators;
@@ -421,6 +422,7 @@ async fn run_one(
     let committed = lat.len();
     drop(net); // kills every process
     Ok(Metrics {
+        kind,
         name: format!("{name} ({} validators)", args.validators),
         sent: args.txs,
         accepted,
@@ -496,28 +498,33 @@ fn print_table(args: &Args, rows: &[Metrics]) {
         println!("kvstore txs padded to {} bytes", args.kvstore_tx_bytes);
     }
     println!(
-        "{:<24} {:>6} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "{:<30} {:>6} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9}",
         "network", "sent", "accepted", "committed", "blocks", "secs", "tx/s", "p50 ms", "p99 ms"
     );
     for m in rows {
         println!(
-            "{:<24} {:>6} {:>9} {:>10} {:>7} {:>9.2} {:>9.1} {:>9.0} {:>9.0}",
+            "{:<30} {:>6} {:>9} {:>10} {:>7} {:>9.2} {:>9.1} {:>9.0} {:>9.0}",
             m.name, m.sent, m.accepted, m.committed, m.blocks, m.secs, m.tps, m.p50_ms, m.p99_ms
         );
     }
-    if let [ours, kv] = rows {
-        println!(
-            "{:<24} {:>6} {:>9} {:>10} {:>7} {:>9} {:>9.2} {:>9.2} {:>9.2}",
-            "ratio ours/kvstore",
-            "",
-            "",
-            "",
-            "",
-            "",
-            ours.tps / kv.tps,
-            ours.p50_ms / kv.p50_ms,
-            ours.p99_ms / kv.p99_ms
-        );
+    // Comrade (the first row, unless skipped) against every baseline.
+    if let Some((ours, baselines)) = rows.split_first()
+        && ours.kind == AppKind::Comrade
+    {
+        for kv in baselines {
+            println!(
+                "{:<30} {:>6} {:>9} {:>10} {:>7} {:>9} {:>9.2} {:>9.2} {:>9.2}",
+                format!("ratio comrade/{}", kv.kind.name()),
+                "",
+                "",
+                "",
+                "",
+                "",
+                ours.tps / kv.tps,
+                ours.p50_ms / kv.p50_ms,
+                ours.p99_ms / kv.p99_ms
+            );
+        }
     }
     println!();
     println!(
@@ -525,13 +532,13 @@ fn print_table(args: &Args, rows: &[Metrics]) {
         args.validators
     );
     println!(
-        "{:<24} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "{:<30} {:>10} {:>10} {:>10} {:>12} {:>10}",
         "network", "cometbft", "app", "loadgen", "machine busy", "idle %"
     );
     for m in rows {
         let per = |s: f64| s * 1e6 / (m.committed.max(1) as f64);
         println!(
-            "{:<24} {:>10.0} {:>10.0} {:>10.0} {:>12.0} {:>10.1}",
+            "{:<30} {:>10.0} {:>10.0} {:>10.0} {:>12.0} {:>10.1}",
             m.name,
             per(m.cpu.cometbft),
             per(m.cpu.app),
@@ -564,6 +571,18 @@ fn main() -> anyhow::Result<()> {
             .checked_add(100)
             .context("--base-port too high")?;
         rows.push(rt.block_on(run_one(&args, AppKind::KvStore, base, &root))?);
+    }
+    if args.kvstore_socket {
+        let base = args
+            .base_port
+            .checked_add(200)
+            .context("--base-port too high")?;
+        rows.push(rt.block_on(run_one(
+            &args,
+            AppKind::KvStoreSocket,
+            base,
+            &root,
+        ))?);
     }
     print_table(&args, &rows);
     Ok(())
