@@ -2,7 +2,9 @@
 //! with protox so no `protoc` binary is needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    // Read at run time, not with `env!`: a build script compiled for another
+    // checkout sharing this target dir must not look in that checkout.
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../proto");
     let files = [
         "comrade/bank/v1/bank.proto",
         "comrade/auth/v1/auth.proto",

@@ -593,9 +593,10 @@ impl App {
                 params: &params,
             };
             match self.deliver(&mut *mempool, &ctx, &req.tx).await {
-                Ok(events) => Ok(ResponseCheckTx {
+                // No events: CometBFT does not use CheckTx events, and every
+                // CheckTx and recheck would encode them for nothing.
+                Ok(_events) => Ok(ResponseCheckTx {
                     code: 0,
-                    events: events.into_iter().map(Into::into).collect(),
                     ..Default::default()
                 }),
                 Err(ExecError::Tx(e)) => Ok(check_err(&e)),

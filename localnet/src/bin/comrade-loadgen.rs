@@ -577,12 +577,7 @@ fn main() -> anyhow::Result<()> {
             .base_port
             .checked_add(200)
             .context("--base-port too high")?;
-        rows.push(rt.block_on(run_one(
-            &args,
-            AppKind::KvStoreSocket,
-            base,
-            &root,
-        ))?);
+        rows.push(rt.block_on(run_one(&args, AppKind::KvStoreSocket, base, &root))?);
     }
     print_table(&args, &rows);
     Ok(())
