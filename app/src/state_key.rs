@@ -23,7 +23,7 @@ pub fn validator(consensus_address: &[u8; 20]) -> String {
 /// of the app's CPU time under load.
 fn address_key(prefix: &str, address: &Address) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut key = String::with_capacity(prefix.len() + 40);
+    let mut key = String::with_capacity(prefix.len().saturating_add(40));
     key.push_str(prefix);
     for b in address.as_bytes() {
         key.push(char::from(HEX[usize::from(b >> 4)]));
