@@ -25,11 +25,11 @@
 //! # End-to-end tests and benchmark
 //!
 //! ```text
-//! scripts/install-deps.sh                      # apt libs + pinned cometbft in ~/.cache/comrade/bin
+//! scripts/install-deps.sh                      # apt libs + pinned cometbft and abci-cli in ~/.cache/comrade/bin
 //! cargo build -p comrade-cli                   # the `comrade` binary the validators run
-//! cargo test -p comrade-localnet --test it     # 7 e2e tests, serialized, ~1.5 min on 2 cores
+//! cargo test -p comrade-localnet --test it     # 8 e2e tests, serialized, ~1.5 min on 2 cores
 //! cargo build --release -p comrade-cli
-//! cargo run -p comrade-localnet --bin comrade-loadgen -- --comrade-bin target/release/comrade
+//! cargo run --release -p comrade-localnet --bin comrade-loadgen -- --comrade-bin target/release/comrade
 //! ```
 //!
 //! The tests find `cometbft` on `PATH` or in `$COMRADE_CACHE/bin` and the

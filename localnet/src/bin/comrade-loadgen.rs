@@ -1,18 +1,21 @@
-//! `comrade-loadgen`: throughput and commit-latency benchmark of a local
-//! 4-validator Comrade network against CometBFT's built-in `kvstore` app on
-//! an identical localnet.
+//! `comrade-loadgen`: throughput, commit latency and CPU per tx of a local
+//! 4-validator Comrade network against CometBFT's `kvstore` app on identical
+//! localnets: built into CometBFT (`--proxy_app=kvstore`) and out of process
+//! on the ABCI socket (`abci-cli kvstore`), as comrade's app is.
 //!
 //! For each network: generate and start it in a temp dir, pre-sign N txs
 //! (comrade: `MsgSend`s from many funded accounts, each account's txs in
-//! sequence order on one worker; kvstore: unique `key=value` txs), send them
-//! with a few concurrent workers over `broadcast_tx_sync`, and poll blocks on
-//! node 0 to see when each tx is committed. Reports committed tx/s (first
-//! submit → last commit seen), latency p50/p99 (submit → seen in a block) and
-//! the ratio ours/kvstore. Every wait is bounded; every process is killed at
-//! the end (also on error).
+//! sequence order on one worker; kvstore: unique `key=value` txs padded to
+//! comrade's mean size), send them with concurrent workers over
+//! `broadcast_tx_sync`, and poll blocks on node 0 to see when each tx is
+//! committed. Reports committed tx/s (first submit → last commit seen),
+//! latency p50/p99 (submit → seen in a block), the ratios comrade/baseline,
+//! and the CPU each process group used per committed tx (from `/proc`).
+//! Every wait is bounded; every process is killed at the end (also on error).
 //!
 //! ```text
-//! cargo run -p comrade-localnet --bin comrade-loadgen -- --txs 2000
+//! cargo build --release -p comrade-cli -p comrade-localnet --bins
+//! target/release/comrade-loadgen --comrade-bin target/release/comrade --txs 10000
 //! ```
 
 // A benchmark tool, not the state machine: it reads clocks and uses hash maps.
@@ -32,27 +35,28 @@ use comrade_localnet::{
 use sha2::{Digest as _, Sha256};
 use tendermint_rpc::{Client as _, HttpClient};
 
-/// Load generator: comrade vs kvstore on identical localnets.
+/// Load generator: comrade vs CometBFT's kvstore (in process and on the ABCI socket) on identical localnets: committed tx/s, latency, CPU per tx.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Transactions to send per network (at most 100000).
-    #[arg(long, default_value_t = 2000)]
+    /// Transactions to send per network (at most 100000). With fewer than
+    /// ~10,000 the in-process kvstore commits everything in one or two
+    /// blocks, and its rate mostly measures how fast txs are submitted.
+    #[arg(long, default_value_t = 10_000)]
     txs: usize,
-    /// Concurrent sending workers. Each waits for its CheckTx answer, and
-    /// CometBFT's socket ABCI client adds up to ~20 ms (its flush timer) to
-    /// each, so few workers measure that latency rather than the chain: with
-    /// 16 workers (4 per node) comrade's submission stalls near 800-1,000
-    /// tx/s whatever the app does, while the in-process kvstore has no
-    /// socket and no timer.
-    #[arg(long, default_value_t = 64)]
+    /// Concurrent sending workers. Each waits for its CheckTx answer, so
+    /// few workers measure the round trip of `broadcast_tx_sync` rather than
+    /// what the chain can take: with 16 workers comrade's submission stalls
+    /// near 800-1,000 tx/s whatever the app does.
+    #[arg(long, default_value_t = 512)]
     workers: usize,
     /// Funded sender accounts (comrade); each sends txs/accounts txs in sequence.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 1000)]
     accounts: u64,
     /// Validators per network.
     #[arg(long, default_value_t = 4)]
     validators: usize,
-    /// First port of the comrade network (kvstore uses base + 100).
+    /// First port of the comrade network (kvstore uses base + 100,
+    /// kvstore-socket base + 200).
     #[arg(long, default_value_t = 22_000)]
     base_port: u16,
     /// CometBFT timeout_commit for both networks.
@@ -61,20 +65,19 @@ struct Args {
     /// Seconds to wait for all accepted txs to commit.
     #[arg(long, default_value_t = 180)]
     timeout: u64,
-    /// Only benchmark comrade.
+    /// Baseline nets to run after comrade, comma-separated, or `none`.
+    /// `kvstore`: CometBFT's built-in kvstore app inside the CometBFT
+    /// process (`--proxy_app=kvstore`). `kvstore-socket`: the same app out of
+    /// process (`abci-cli kvstore` on the ABCI socket, persisted in
+    /// goleveldb), as comrade's app is; it shows what the socket transport
+    /// alone costs, and the rest of the gap to comrade is comrade's own work.
+    #[arg(long, value_delimiter = ',', default_value = "kvstore,kvstore-socket")]
+    baselines: Vec<Baseline>,
+    /// Pad each kvstore tx (`key=value`) to this many bytes so both nets
+    /// gossip and store the same volume. Default: the mean size of the
+    /// comrade txs of this run (~323 bytes); 0: unpadded (~25 bytes).
     #[arg(long)]
-    skip_kvstore: bool,
-    /// Also run a third net: the same kvstore app, but out of process
-    /// (`abci-cli kvstore` on the ABCI socket, persisted in goleveldb), as
-    /// comrade's app is. Its numbers show what the socket transport costs
-    /// CometBFT; the rest of the gap to comrade is comrade's own work.
-    #[arg(long)]
-    kvstore_socket: bool,
-    /// Pad each kvstore tx (`key=value`) to this many bytes, e.g. the ~300 bytes
-    /// of a signed MsgSend, so both nets gossip and store the same volume
-    /// (0: unpadded, ~25 bytes).
-    #[arg(long, default_value_t = 0)]
-    kvstore_tx_bytes: usize,
+    kvstore_tx_bytes: Option<usize>,
     /// The comrade binary (default: found like the tests do).
     #[arg(long, env = "COMRADE_BIN")]
     comrade_bin: Option<PathBuf>,
@@ -83,12 +86,25 @@ struct Args {
     dir: Option<PathBuf>,
 }
 
+/// A `--baselines` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Baseline {
+    /// No baseline.
+    None,
+    /// In-process kvstore.
+    Kvstore,
+    /// Out-of-process kvstore.
+    KvstoreSocket,
+}
+
 /// Results of one run.
 #[derive(Debug, Clone)]
 struct Metrics {
     kind: AppKind,
     name: String,
     sent: usize,
+    /// Mean size of the txs sent, bytes.
+    tx_bytes: usize,
     accepted: usize,
     committed: usize,
     blocks: usize,
@@ -209,13 +225,14 @@ async fn workload(
     kind: AppKind,
     c: &HttpClient,
     chain_id: &str,
-) -> anyhow::Result<Vec<Vec<Vec<u8>>>> {
+    pad_to: usize,
+) -> anyhow::Result<(Vec<Vec<Vec<u8>>>, usize)> {
     let mut per_worker: Vec<Vec<Vec<u8>>> = vec![Vec::new(); args.workers];
     match kind {
         AppKind::KvStore | AppKind::KvStoreSocket => {
             for i in 0..args.txs {
                 let mut tx = format!("loadgen-{i:06}=value-{i}").into_bytes();
-                tx.resize(tx.len().max(args.kvstore_tx_bytes), b'x');
+                tx.resize(tx.len().max(pad_to), b'x');
                 per_worker[i % args.workers].push(tx);
             }
         }
@@ -250,8 +267,9 @@ async fn workload(
         .flatten()
         .fold((0usize, 0usize), |(n, b), tx| (n + 1, b + tx.len()));
     let name = kind.name();
-    eprintln!("[{name}] mean tx size {} bytes", bytes / n.max(1));
-    Ok(per_worker)
+    let mean = bytes / n.max(1);
+    eprintln!("[{name}] mean tx size {mean} bytes");
+    Ok((per_worker, mean))
 }
 
 async fn run_one(
@@ -259,6 +277,7 @@ async fn run_one(
     kind: AppKind,
     base_port: u16,
     root: &std::path::Path,
+    pad_to: usize,
 ) -> anyhow::Result<Metrics> {
     let name = kind.name();
     let dir = root.join(format!("comrade-loadgen-{}-{name}", std::process::id()));
@@ -294,7 +313,7 @@ async fn run_one(
     let c0 = clients.first().context("no nodes")?.clone();
 
     eprintln!("[{name}] pre-signing {} txs", args.txs);
-    let per_worker = workload(args, kind, &c0, &chain_id).await?;
+    let (per_worker, tx_bytes) = workload(args, kind, &c0, &chain_id, pad_to).await?;
     let start_height = net.height(0).await.context("node0 status")?;
 
     // Commit watcher: polls node0 for new blocks.
@@ -425,6 +444,7 @@ async fn run_one(
         kind,
         name: format!("{name} ({} validators)", args.validators),
         sent: args.txs,
+        tx_bytes,
         accepted,
         committed,
         blocks: blocks_with_txs,
@@ -494,17 +514,32 @@ fn print_table(args: &Args, rows: &[Metrics]) {
         "loadgen: {} txs per network, {} workers, broadcast_tx_sync, timeout_commit {}, latency = submit -> seen in a block on node0",
         args.txs, args.workers, args.timeout_commit
     );
-    if args.kvstore_tx_bytes > 0 {
-        println!("kvstore txs padded to {} bytes", args.kvstore_tx_bytes);
-    }
     println!(
-        "{:<30} {:>6} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9}",
-        "network", "sent", "accepted", "committed", "blocks", "secs", "tx/s", "p50 ms", "p99 ms"
+        "{:<30} {:>6} {:>8} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "network",
+        "sent",
+        "tx bytes",
+        "accepted",
+        "committed",
+        "blocks",
+        "secs",
+        "tx/s",
+        "p50 ms",
+        "p99 ms"
     );
     for m in rows {
         println!(
-            "{:<30} {:>6} {:>9} {:>10} {:>7} {:>9.2} {:>9.1} {:>9.0} {:>9.0}",
-            m.name, m.sent, m.accepted, m.committed, m.blocks, m.secs, m.tps, m.p50_ms, m.p99_ms
+            "{:<30} {:>6} {:>8} {:>9} {:>10} {:>7} {:>9.2} {:>9.1} {:>9.0} {:>9.0}",
+            m.name,
+            m.sent,
+            m.tx_bytes,
+            m.accepted,
+            m.committed,
+            m.blocks,
+            m.secs,
+            m.tps,
+            m.p50_ms,
+            m.p99_ms
         );
     }
     // Comrade (the first row, unless skipped) against every baseline.
@@ -513,8 +548,9 @@ fn print_table(args: &Args, rows: &[Metrics]) {
     {
         for kv in baselines {
             println!(
-                "{:<30} {:>6} {:>9} {:>10} {:>7} {:>9} {:>9.2} {:>9.2} {:>9.2}",
+                "{:<30} {:>6} {:>8} {:>9} {:>10} {:>7} {:>9} {:>9.2} {:>9.2} {:>9.2}",
                 format!("ratio comrade/{}", kv.kind.name()),
+                "",
                 "",
                 "",
                 "",
@@ -564,20 +600,22 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let mut rows = Vec::new();
-    rows.push(rt.block_on(run_one(&args, AppKind::Comrade, args.base_port, &root))?);
-    if !args.skip_kvstore {
+    let ours = rt.block_on(run_one(&args, AppKind::Comrade, args.base_port, &root, 0))?;
+    let pad_to = args.kvstore_tx_bytes.unwrap_or(ours.tx_bytes);
+    rows.push(ours);
+    let mut baselines = args.baselines.clone();
+    baselines.dedup();
+    for b in baselines {
+        let (kind, offset) = match b {
+            Baseline::None => continue,
+            Baseline::Kvstore => (AppKind::KvStore, 100),
+            Baseline::KvstoreSocket => (AppKind::KvStoreSocket, 200),
+        };
         let base = args
             .base_port
-            .checked_add(100)
+            .checked_add(offset)
             .context("--base-port too high")?;
-        rows.push(rt.block_on(run_one(&args, AppKind::KvStore, base, &root))?);
-    }
-    if args.kvstore_socket {
-        let base = args
-            .base_port
-            .checked_add(200)
-            .context("--base-port too high")?;
-        rows.push(rt.block_on(run_one(&args, AppKind::KvStoreSocket, base, &root))?);
+        rows.push(rt.block_on(run_one(&args, kind, base, &root, pad_to))?);
     }
     print_table(&args, &rows);
     Ok(())
