@@ -995,10 +995,12 @@ impl App {
             .check_counts
             .each_ref()
             .map(|c| c.swap(0, std::sync::atomic::Ordering::Relaxed));
+        let sigs = tx::SIGNATURE_CHECKS.load(std::sync::atomic::Ordering::Relaxed);
         tracing::info!(
             height = pending.height,
             checktx_new = new,
             checktx_recheck = rechecks,
+            signature_checks_since_start = sigs,
             "committed"
         );
         Ok(ResponseCommit { retain_height: 0 })

@@ -279,12 +279,17 @@ fn parse_pubkey(key: &[u8]) -> Option<(secp256k1::PublicKey, Address)> {
     Some(parsed)
 }
 
+/// Signature verifications since start, for diagnostics (the app logs how
+/// many each block needed).
+pub static SIGNATURE_CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl DecodedTx {
     /// Verifies the signature over the SIGN_MODE_DIRECT sign doc for this
     /// chain id and account number: ECDSA over SHA-256 of the doc, with the
     /// signature in compact `r || s` form and low `s` only (as the Cosmos SDK
     /// and k256 require). Uses libsecp256k1, about twice as fast as k256.
     pub fn verify_signature(&self, chain_id: &str, account_number: u64) -> Result<(), TxError> {
+        SIGNATURE_CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let doc = SignDoc {
             body_bytes: self.body_bytes.clone(),
             auth_info_bytes: self.auth_info_bytes.clone(),
