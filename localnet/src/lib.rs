@@ -27,7 +27,7 @@
 //! ```text
 //! scripts/install-deps.sh                      # apt libs + pinned cometbft and abci-cli in ~/.cache/comrade/bin
 //! cargo build -p comrade-cli                   # the `comrade` binary the validators run
-//! cargo test -p comrade-localnet --test it     # 8 e2e tests, serialized, ~1.5 min on 2 cores
+//! cargo test -p comrade-localnet --test it     # 10 e2e tests, serialized, ~1.5 min on 2 cores
 //! cargo build --release -p comrade-cli
 //! cargo run --release -p comrade-localnet --bin comrade-loadgen -- --comrade-bin target/release/comrade
 //! ```

@@ -18,6 +18,7 @@
 )]
 
 mod bad_tx;
+mod baseline;
 mod cli;
 mod common;
 mod compute;
