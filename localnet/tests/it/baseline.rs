@@ -9,8 +9,18 @@ use tendermint_rpc::Client as _;
 
 use crate::common::{serial, wait_committed};
 
-async fn commits_a_tx(kind: AppKind, base_port: u16) {
+/// Runs [`commits_a_tx`] holding the e2e lock (outside the async code).
+fn serialized(kind: AppKind, base_port: u16) {
     let _guard = serial();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(commits_a_tx(kind, base_port));
+}
+
+async fn commits_a_tx(kind: AppKind, base_port: u16) {
     let cometbft = find_cometbft().unwrap_or_else(|e| panic!("e2e tests need cometbft: {e}"));
     let dir = tempfile::Builder::new()
         .prefix(&format!("comrade-e2e-{}-", kind.name()))
@@ -63,12 +73,12 @@ async fn commits_a_tx(kind: AppKind, base_port: u16) {
     assert_eq!(q.value, b"committed", "node0 kvstore value");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kvstore_in_process_commits_a_tx() {
-    commits_a_tx(AppKind::KvStore, 21_700).await;
+#[test]
+fn kvstore_in_process_commits_a_tx() {
+    serialized(AppKind::KvStore, 21_700);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kvstore_on_the_abci_socket_commits_a_tx() {
-    commits_a_tx(AppKind::KvStoreSocket, 21_800).await;
+#[test]
+fn kvstore_on_the_abci_socket_commits_a_tx() {
+    serialized(AppKind::KvStoreSocket, 21_800);
 }
