@@ -20,67 +20,73 @@ pub fn comrade_cache() -> PathBuf {
     home.join(".cache").join("comrade")
 }
 
-/// Finds `cometbft`: `$COMETBFT_BIN`, then `PATH`, then
-/// `$COMRADE_CACHE/bin/cometbft` (where `scripts/install-cometbft.sh` puts it).
-pub fn find_cometbft() -> Result<PathBuf> {
+/// Looks for the executable `name`: `$<env>` first, then in the directories
+/// of `before_path`, then on `PATH`, then in `after_path`. On failure returns
+/// the places searched, for the error message.
+fn find_executable(
+    name: &str,
+    env: &str,
+    before_path: &[PathBuf],
+    after_path: &[PathBuf],
+) -> std::result::Result<PathBuf, String> {
     let mut searched = Vec::new();
-    if let Some(p) = std::env::var_os("COMETBFT_BIN").filter(|p| !p.is_empty()) {
+    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         if is_executable(&p) {
             return Ok(p);
         }
-        searched.push(format!("$COMETBFT_BIN={}", p.display()));
+        searched.push(format!("${env}={}", p.display()));
+    }
+    let try_dirs = |dirs: &[PathBuf], searched: &mut Vec<String>| {
+        for dir in dirs {
+            let p = dir.join(name);
+            if is_executable(&p) {
+                return Some(p);
+            }
+            searched.push(p.display().to_string());
+        }
+        None
+    };
+    if let Some(p) = try_dirs(before_path, &mut searched) {
+        return Ok(p);
     }
     if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let p = dir.join("cometbft");
-            if is_executable(&p) {
-                return Ok(p);
-            }
+        let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+        let mut on_path = Vec::new();
+        if let Some(p) = try_dirs(&dirs, &mut on_path) {
+            return Ok(p);
         }
         searched.push("$PATH".to_string());
     }
-    let p = comrade_cache().join("bin").join("cometbft");
-    if is_executable(&p) {
+    if let Some(p) = try_dirs(after_path, &mut searched) {
         return Ok(p);
     }
-    searched.push(p.display().to_string());
-    Err(LocalnetError::CometbftNotFound {
-        searched: searched.join(", "),
-    })
+    Err(searched.join(", "))
+}
+
+/// Finds `cometbft`: `$COMETBFT_BIN`, then `PATH`, then
+/// `$COMRADE_CACHE/bin/cometbft` (where `scripts/install-cometbft.sh` puts it).
+pub fn find_cometbft() -> Result<PathBuf> {
+    find_executable(
+        "cometbft",
+        "COMETBFT_BIN",
+        &[],
+        &[comrade_cache().join("bin")],
+    )
+    .map_err(|searched| LocalnetError::CometbftNotFound { searched })
 }
 
 /// Finds CometBFT's `abci-cli` (for [`crate::AppKind::KvStoreSocket`]):
 /// `$ABCI_CLI_BIN`, then next to `cometbft_bin`, then `PATH`.
 /// `scripts/install-cometbft.sh` installs it beside `cometbft`.
 pub fn find_abci_cli(cometbft_bin: &Path) -> Result<PathBuf> {
-    let mut searched = Vec::new();
-    if let Some(p) = std::env::var_os("ABCI_CLI_BIN").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        if is_executable(&p) {
-            return Ok(p);
-        }
-        searched.push(format!("$ABCI_CLI_BIN={}", p.display()));
-    }
-    if let Some(dir) = cometbft_bin.parent() {
-        let p = dir.join("abci-cli");
-        if is_executable(&p) {
-            return Ok(p);
-        }
-        searched.push(p.display().to_string());
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let p = dir.join("abci-cli");
-            if is_executable(&p) {
-                return Ok(p);
-            }
-        }
-        searched.push("$PATH".to_string());
-    }
-    Err(LocalnetError::AbciCliNotFound {
-        searched: searched.join(", "),
-    })
+    let beside: Vec<PathBuf> = cometbft_bin
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    find_executable("abci-cli", "ABCI_CLI_BIN", &beside, &[])
+        .map_err(|searched| LocalnetError::AbciCliNotFound { searched })
 }
 
 /// Finds the `comrade` binary: `$COMRADE_BIN`, then next to the current
@@ -124,4 +130,49 @@ pub fn find_comrade_bin() -> Result<PathBuf> {
     Err(LocalnetError::ComradeNotFound {
         searched: searched.join(", "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executable(dir: &Path, name: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let p = dir.join(name);
+        std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn find_executable_searches_in_order_and_reports_where() {
+        const UNSET: &str = "COMRADE_TEST_NEVER_SET_BIN";
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let name = "comrade-find-test-tool";
+        let dirs = [a.path().to_path_buf(), b.path().to_path_buf()];
+
+        let err = find_executable(name, UNSET, &dirs[..1], &dirs[1..]).unwrap_err();
+        assert!(
+            err.contains(&a.path().join(name).display().to_string()),
+            "{err}"
+        );
+        assert!(err.contains("$PATH"), "{err}");
+        assert!(
+            err.contains(&b.path().join(name).display().to_string()),
+            "{err}"
+        );
+
+        // A plain file is not an executable.
+        std::fs::write(b.path().join(name), "data").unwrap();
+        assert!(find_executable(name, UNSET, &[], &dirs[1..]).is_err());
+
+        let in_b = executable(b.path(), name);
+        assert_eq!(find_executable(name, UNSET, &[], &dirs[1..]).unwrap(), in_b);
+        let in_a = executable(a.path(), name);
+        assert_eq!(
+            find_executable(name, UNSET, &dirs[..1], &dirs[1..]).unwrap(),
+            in_a,
+            "before_path wins over after_path"
+        );
+    }
 }
