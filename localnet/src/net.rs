@@ -16,6 +16,8 @@ use crate::{AppKind, LocalnetConfig, LocalnetError, NodePorts, NodeRole, Result}
 const APP_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `stop` waits after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long `start` waits for a taken port to become free before refusing.
+const PORT_FREE_GRACE: Duration = Duration::from_secs(3);
 /// Lines of a log shown when a process dies.
 const LOG_TAIL_LINES: usize = 25;
 
@@ -321,11 +323,17 @@ impl Localnet {
                 ports.push(n.ports.abci);
             }
             for p in ports {
-                if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
-                    return Err(LocalnetError::Config(format!(
-                        "port 127.0.0.1:{p} (node{}) is in use; pick another --base-port",
-                        n.index
-                    )));
+                // A moment of grace: right after `down`, the kernel may
+                // still be tearing down the previous run's sockets.
+                let start = Instant::now();
+                while std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
+                    if start.elapsed() > PORT_FREE_GRACE {
+                        return Err(LocalnetError::Config(format!(
+                            "port 127.0.0.1:{p} (node{}) is in use; pick another --base-port",
+                            n.index
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
                 }
             }
         }

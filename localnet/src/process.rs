@@ -68,20 +68,46 @@ impl PidFile {
     }
 }
 
+/// Whether `/proc/<pid>/stat` says zombie (`Z`, the field after the
+/// parenthesised comm).
+fn stat_is_zombie(stat_path: &str) -> bool {
+    std::fs::read_to_string(stat_path).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Whether the process has exited as a whole. Its main thread turns zombie
+/// as soon as it exits, while the other threads may still be tearing down,
+/// still holding the process's files and sockets (a listening port stays
+/// taken for that moment), so every thread must be a zombie or gone.
+fn all_threads_zombie(pid: u32) -> bool {
+    if !stat_is_zombie(&format!("/proc/{pid}/stat")) {
+        return false;
+    }
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|t| {
+        let stat = t.path().join("stat");
+        // A task that vanished meanwhile has exited too.
+        !stat.exists() || stat_is_zombie(&stat.to_string_lossy())
+    })
+}
+
 /// Whether `pid` is a live process whose command line mentions `dir`
 /// (guards against killing an unrelated process that reused the pid).
+///
+/// A process whose main thread is a zombie while other threads still run is
+/// exiting: it counts as live until they are gone (its command line reads
+/// empty by then, and a zombie's pid cannot have been reused).
 pub(crate) fn pid_is_ours(pid: u32, dir: &Path) -> bool {
+    if stat_is_zombie(&format!("/proc/{pid}/stat")) {
+        return !all_threads_zombie(pid);
+    }
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
-    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // Field 3 (after the parenthesised comm) is the state; Z = zombie.
-        if let Some((_, rest)) = stat.rsplit_once(')')
-            && rest.trim_start().starts_with('Z')
-        {
-            return false;
-        }
-    }
     // Every process of a localnet gets `--home <dir>/node<i>`.
     let needle = dir.join("node");
     let needle = needle.as_os_str().as_encoded_bytes();
@@ -210,4 +236,45 @@ pub(crate) fn tail(path: &Path, n: usize) -> String {
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process whose main thread exits on its own (the raw `exit` syscall,
+    /// not `exit_group`) while another thread sleeps on: its main thread is
+    /// a zombie, yet it still runs and holds its files. It must count as
+    /// live until the last thread is gone, then as gone.
+    #[test]
+    fn exiting_process_counts_as_live_until_its_last_thread_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("node0");
+        let script = "import ctypes, threading, time\n\
+                      threading.Thread(target=lambda: time.sleep(1.5)).start()\n\
+                      time.sleep(0.2)\n\
+                      ctypes.CDLL(None).syscall(60, 0)\n";
+        let mut child = Command::new("python3")
+            .args(["-c", script, "--home"])
+            .arg(&home)
+            .spawn()
+            .expect("python3 runs");
+        let pid = child.id();
+        assert!(pid_is_ours(pid, dir.path()), "running, own command line");
+        assert!(!pid_is_ours(pid, Path::new("/elsewhere")), "another dir");
+
+        // Wait (bounded) for the main thread to become a zombie.
+        let start = Instant::now();
+        while !stat_is_zombie(&format!("/proc/{pid}/stat")) {
+            assert!(start.elapsed() < Duration::from_secs(5), "main thread never exited");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            pid_is_ours(pid, dir.path()),
+            "main thread is a zombie but the sleeping thread still runs"
+        );
+        assert!(wait_gone(pid, dir.path(), Duration::from_secs(10)));
+        assert!(all_threads_zombie(pid) || !Path::new(&format!("/proc/{pid}")).exists());
+        let _ = child.wait();
+    }
 }
