@@ -266,7 +266,10 @@ mod tests {
         // Wait (bounded) for the main thread to become a zombie.
         let start = Instant::now();
         while !stat_is_zombie(&format!("/proc/{pid}/stat")) {
-            assert!(start.elapsed() < Duration::from_secs(5), "main thread never exited");
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "main thread never exited"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(
