@@ -620,3 +620,48 @@ fn main() -> anyhow::Result<()> {
     print_table(&args, &rows);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_ticks_counts_this_process_cpu() {
+        let before = proc_ticks("self");
+        let t = Instant::now();
+        let mut x = 1u64;
+        while t.elapsed() < Duration::from_millis(300) {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let after = proc_ticks("self");
+        // 300 ms of busy loop is ~30 ticks; leave room for a loaded machine.
+        assert!(after >= before + 10, "{before} -> {after}");
+        assert!(after <= before + 200, "{before} -> {after}");
+        assert_eq!(proc_ticks("4294967295"), 0, "no such process");
+    }
+
+    #[test]
+    fn cpu_use_is_the_difference_in_seconds() {
+        let a = CpuSnap {
+            cometbft: 100,
+            app: 50,
+            loadgen: 10,
+            machine_busy: 1_000,
+            machine_idle: 500,
+        };
+        let b = CpuSnap {
+            cometbft: 400,
+            app: 150,
+            loadgen: 20,
+            machine_busy: 1_600,
+            machine_idle: 700,
+        };
+        let u = cpu_use(a, b);
+        assert_eq!(
+            (u.cometbft, u.app, u.loadgen, u.machine_busy),
+            (3.0, 1.0, 0.1, 6.0)
+        );
+        assert!((u.machine_idle - 0.25).abs() < 1e-12);
+    }
+}
