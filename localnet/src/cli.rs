@@ -216,6 +216,7 @@ fn up(
         Err(LocalnetError::NotFound(_)) => None,
         Err(e) => return Err(e.into()),
     };
+    let resumed = net.is_some();
     if net.is_none() {
         let cometbft = find_cometbft()?;
         let mut cfg = LocalnetConfig::new(dir, comrade_bin, cometbft);
@@ -231,6 +232,13 @@ fn up(
     let Some(mut net) = net else {
         bail!("internal: no localnet");
     };
+    // A resumed localnet may hold state an older or newer `comrade` wrote.
+    let hint = if resumed {
+        "\nhint: if this localnet was made by another comrade version (its state \
+         format differs), `comrade localnet up --reset` starts a fresh one"
+    } else {
+        ""
+    };
     // Wait for 3 blocks on a fresh net, 2 more than signed before on a resumed one.
     let target = net
         .manifest()
@@ -240,7 +248,9 @@ fn up(
         .max()
         .map_or(3, |h| h.saturating_add(2).max(3));
     println!("starting {} nodes …", net.len());
-    net.start()?;
+    if let Err(e) = net.start() {
+        bail!("{e}{hint}");
+    }
     let result = block_on(async {
         let mut progress = |h: &[Option<u64>]| {
             let hs: Vec<String> = h
@@ -260,7 +270,7 @@ fn up(
     if let Err(e) = result {
         // Dropping `net` kills what was started.
         bail!(
-            "{e}\nthe localnet did not come up; logs are in {}/node<i>/{{app,cometbft}}.log",
+            "{e}\nthe localnet did not come up; logs are in {}/node<i>/{{app,cometbft}}.log{hint}",
             net.dir().display()
         );
     }
