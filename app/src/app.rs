@@ -214,7 +214,10 @@ fn begin_block(
 /// fee collector's balance) into the read cache, so the sequential execution
 /// does not wait on one `spawn_blocking` read after another. Only warms the
 /// cache: what execution reads is unchanged.
-async fn prefetch(snapshot: &CachedSnapshot, decoded: &[Result<DecodedTx, TxError>]) -> Result<()> {
+async fn prefetch<'a>(
+    snapshot: &CachedSnapshot,
+    decoded: impl IntoIterator<Item = &'a DecodedTx>,
+) -> Result<()> {
     use futures::StreamExt as _;
     /// Reads in flight at once.
     const CONCURRENCY: usize = 16;
@@ -222,7 +225,7 @@ async fn prefetch(snapshot: &CachedSnapshot, decoded: &[Result<DecodedTx, TxErro
     keys.insert(state_key::balance(&Address::module(
         crate::genesis::module_accounts::FEE_COLLECTOR,
     )));
-    for d in decoded.iter().flatten() {
+    for d in decoded {
         keys.insert(state_key::account(&d.signer));
         keys.insert(state_key::balance(&d.signer));
         for m in &d.msgs {
@@ -508,7 +511,7 @@ impl App {
         let decoded: Vec<Result<DecodedTx, TxError>> =
             txs.iter().map(|t| tx::decode(t, max_tx_bytes)).collect();
         let numbers: Vec<Option<u64>> = self.block_on(async {
-            prefetch(snapshot, &decoded).await?;
+            prefetch(snapshot, decoded.iter().flatten()).await?;
             let mut out = Vec::with_capacity(decoded.len());
             for d in &decoded {
                 out.push(match d {
@@ -592,7 +595,19 @@ impl App {
                 height,
                 params: &params,
             };
-            match self.deliver(&mut *mempool, &ctx, &req.tx).await {
+            let decoded = match tx::decode(&req.tx, params.max_tx_bytes) {
+                Ok(d) => d,
+                Err(e) => return Ok(check_err(&e)),
+            };
+            // A new tx often comes from an account no recent tx touched: read
+            // its state concurrently rather than one blocking hop at a time.
+            if !recheck {
+                prefetch(&self.snapshot(), [&decoded]).await?;
+            }
+            match self
+                .deliver_decoded(&mut *mempool, &ctx, &decoded, None)
+                .await
+            {
                 // No events: CometBFT does not use CheckTx events, and every
                 // CheckTx and recheck would encode them for nothing.
                 Ok(_events) => Ok(ResponseCheckTx {
