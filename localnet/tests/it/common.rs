@@ -31,6 +31,15 @@ impl TestNet {
     /// Generates and starts a localnet for test `name` on port slot `slot`
     /// (ports 21000 + 100·slot …), and waits for height 2 on every node.
     pub async fn start(name: &str, slot: u16) -> TestNet {
+        Self::start_with(name, slot, |_| {}).await
+    }
+
+    /// [`TestNet::start`] with the config adjusted by `edit` first.
+    pub async fn start_with(
+        name: &str,
+        slot: u16,
+        edit: impl FnOnce(&mut LocalnetConfig),
+    ) -> TestNet {
         let guard = serial();
         let cometbft = find_cometbft().unwrap_or_else(|e| panic!("e2e tests need cometbft: {e}"));
         let comrade =
@@ -46,6 +55,7 @@ impl TestNet {
         // connections never take a listening port.
         cfg.base_port = 21_000 + 100 * slot;
         cfg.funded_accounts = 32;
+        edit(&mut cfg);
         let net = Localnet::generate(cfg).unwrap();
         let mut t = TestNet {
             net,

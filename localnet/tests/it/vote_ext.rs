@@ -9,7 +9,14 @@ use crate::common::{CHAIN_ID, TestNet};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vote_extensions_of_all_validators_are_injected() {
     use base64::Engine as _;
-    let mut t = TestNet::start("vote-ext", 5).await;
+    // CometBFT puts into the next proposal the precommits (with their
+    // extensions) that arrived within timeout_commit. A second (not the
+    // localnet's 500 ms) lets a validator that is briefly slow on a loaded
+    // 2-core machine still make it; completeness is timing, not correctness.
+    let mut t = TestNet::start_with("vote-ext", 5, |cfg| {
+        cfg.timeout_commit = "1s".into();
+    })
+    .await;
     let set: Vec<SetMember> = t
         .net
         .manifest()
@@ -28,11 +35,22 @@ async fn vote_extensions_of_all_validators_are_injected() {
             }
         })
         .collect();
-    let last = 12;
-    t.wait_all(last, 60).await;
+    // Completeness is counted over 10 blocks that start after every node is
+    // running and in step (a node still starting up, or catching up, misses
+    // precommits for reasons that have nothing to do with extensions).
+    // Validity is checked for every block from height 3.
+    let mut heights = Vec::new();
+    for i in 0..t.net.len() {
+        heights.push(t.height(i).await);
+    }
+    let first = heights.iter().max().copied().unwrap_or(0).max(3) + 1;
+    let last = first + 9;
+    t.wait_all(last, 90).await;
     let c = t.client(1);
     let mut complete = 0;
     let mut seen = std::collections::BTreeSet::new();
+    // Blocks in which each validator's extension was missing.
+    let mut missing: std::collections::BTreeMap<String, u64> = Default::default();
     for h in 1..=last {
         let b = c
             .block(tendermint::block::Height::try_from(h).unwrap())
@@ -67,13 +85,21 @@ async fn vote_extensions_of_all_validators_are_injected() {
             })
             .count();
         assert!(with_ext >= 3, "block {h}: only {with_ext} extensions");
+        if h < first {
+            continue;
+        }
         if with_ext == set.len() {
             complete += 1;
         }
+        for m in &set {
+            if !verified.iter().any(|(a, _)| *a == m.address) {
+                *missing.entry(hex::encode_upper(m.address)).or_default() += 1;
+            }
+        }
     }
     eprintln!(
-        "{complete} of {} blocks carry all {} extensions",
-        last - 2,
+        "{complete} of {} blocks carry all {} extensions; blocks missing each validator's: {missing:?}",
+        last - first + 1,
         set.len()
     );
     assert_eq!(
@@ -82,9 +108,9 @@ async fn vote_extensions_of_all_validators_are_injected() {
         "some validator's extension never appeared"
     );
     // Late precommits can miss a proposal now and then; nearly all carry all 4.
-    let checked = last - 2;
+    let checked = last - first + 1;
     assert!(
         complete * 10 >= checked * 7,
-        "only {complete}/{checked} blocks carry all 4 extensions"
+        "only {complete}/{checked} blocks carry all 4 extensions; blocks missing each validator's: {missing:?}"
     );
 }
