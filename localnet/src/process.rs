@@ -250,16 +250,27 @@ mod tests {
     fn exiting_process_counts_as_live_until_its_last_thread_ends() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("node0");
+        // `python3` may be a shim that execs the interpreter: wait for the
+        // interpreter's "ready" before looking at the process.
         let script = "import ctypes, threading, time\n\
                       threading.Thread(target=lambda: time.sleep(1.5)).start()\n\
+                      print('ready', flush=True)\n\
                       time.sleep(0.2)\n\
                       ctypes.CDLL(None).syscall(60, 0)\n";
         let mut child = Command::new("python3")
             .args(["-c", script, "--home"])
             .arg(&home)
+            .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs");
         let pid = child.id();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("piped stdout")),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ready");
         assert!(pid_is_ours(pid, dir.path()), "running, own command line");
         assert!(!pid_is_ours(pid, Path::new("/elsewhere")), "another dir");
 
