@@ -14,11 +14,46 @@ use comrade_app::{
     testing::{MockConsensus, TestValidator, account_key, genesis},
     vote_ext,
 };
+use comrade_primitives::Address;
 use cosmrs::proto::cosmos::tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw};
+use k256::ecdsa::SigningKey;
 use k256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
 use prost::Message;
 
 const CHAIN_ID: &str = "comrade-bench";
+
+/// The account number of `a` in `h`'s latest committed state.
+fn account_number(h: &MockConsensus, a: &Address) -> u64 {
+    use comrade_app::state::AuthStateReadExt;
+    let snap = h.app.storage().latest_snapshot();
+    h.app
+        .block_on(snap.account(a))
+        .unwrap()
+        .unwrap()
+        .account_number
+}
+
+/// A signed MsgSend of 1000ucomrade from `key`'s account `from` to `to`, at
+/// sequence 0.
+fn signed_send(key: &SigningKey, from: &Address, to: &Address, account_number: u64) -> Vec<u8> {
+    sign_tx(
+        key,
+        vec![msg_send(
+            &from.to_string(),
+            &to.to_string(),
+            "ucomrade",
+            "1000",
+        )],
+        &SignOptions {
+            chain_id: CHAIN_ID,
+            account_number,
+            sequence: 0,
+            fee: ("50000", "ucomrade"),
+            memo: "",
+            timeout_height: 0,
+        },
+    )
+}
 
 fn main() {
     let rounds: usize = std::env::var("COMRADE_BENCH_ROUNDS")
@@ -55,15 +90,6 @@ fn main() {
         let mut h =
             MockConsensus::new(&dir.path().join("db"), CHAIN_ID, &state, validators.clone())
                 .unwrap();
-        let number = |a| -> u64 {
-            use comrade_app::state::AuthStateReadExt;
-            let snap = h.app.storage().latest_snapshot();
-            h.app
-                .block_on(snap.account(a))
-                .unwrap()
-                .unwrap()
-                .account_number
-        };
         // Pre-sign every tx outside the timed region.
         let mut blocks = Vec::new();
         for r in 0..rounds {
@@ -71,22 +97,11 @@ fn main() {
             for i in 0..size {
                 let k = r * size + i;
                 let to = addrs[(k + 1) % accounts];
-                txs.push(sign_tx(
+                txs.push(signed_send(
                     &keys[k],
-                    vec![msg_send(
-                        &addrs[k].to_string(),
-                        &to.to_string(),
-                        "ucomrade",
-                        "1000",
-                    )],
-                    &SignOptions {
-                        chain_id: CHAIN_ID,
-                        account_number: number(&addrs[k]),
-                        sequence: 0,
-                        fee: ("50000", "ucomrade"),
-                        memo: "",
-                        timeout_height: 0,
-                    },
+                    &addrs[k],
+                    &to,
+                    account_number(&h, &addrs[k]),
                 ));
             }
             blocks.push(txs);
@@ -134,30 +149,12 @@ fn main() {
             let mut block = vec![vote_ext::encode_injected(&h.local_last_commit())];
             for i in 0..size {
                 let k = r * size + i;
-                block.push(sign_tx(
+                let to = addrs[(k + 1) % accounts];
+                block.push(signed_send(
                     &keys[k],
-                    vec![msg_send(
-                        &addrs[k].to_string(),
-                        &addrs[(k + 1) % accounts].to_string(),
-                        "ucomrade",
-                        "1000",
-                    )],
-                    &SignOptions {
-                        chain_id: CHAIN_ID,
-                        account_number: {
-                            use comrade_app::state::AuthStateReadExt;
-                            let snap = h.app.storage().latest_snapshot();
-                            h.app
-                                .block_on(snap.account(&addrs[k]))
-                                .unwrap()
-                                .unwrap()
-                                .account_number
-                        },
-                        sequence: 0,
-                        fee: ("50000", "ucomrade"),
-                        memo: "",
-                        timeout_height: 0,
-                    },
+                    &addrs[k],
+                    &to,
+                    account_number(&h, &addrs[k]),
                 ));
             }
             let t = Instant::now();
@@ -194,31 +191,8 @@ ProcessProposal + FinalizeBlock, block of {size}: {:.1} + {:.1} ms/block \
         let n = 2_000usize.min(accounts);
         let txs: Vec<Vec<u8>> = (0..n)
             .map(|k| {
-                use comrade_app::state::AuthStateReadExt;
-                let snap = h.app.storage().latest_snapshot();
-                let num = h
-                    .app
-                    .block_on(snap.account(&addrs[k]))
-                    .unwrap()
-                    .unwrap()
-                    .account_number;
-                sign_tx(
-                    &keys[k],
-                    vec![msg_send(
-                        &addrs[k].to_string(),
-                        &addrs[(k + 1) % accounts].to_string(),
-                        "ucomrade",
-                        "1000",
-                    )],
-                    &SignOptions {
-                        chain_id: CHAIN_ID,
-                        account_number: num,
-                        sequence: 0,
-                        fee: ("50000", "ucomrade"),
-                        memo: "",
-                        timeout_height: 0,
-                    },
-                )
+                let to = addrs[(k + 1) % accounts];
+                signed_send(&keys[k], &addrs[k], &to, account_number(&h, &addrs[k]))
             })
             .collect();
         let t = Instant::now();
@@ -258,23 +232,7 @@ ProcessProposal + FinalizeBlock, block of {size}: {:.1} + {:.1} ms/block \
     let n = 5_000usize.min(accounts);
     let mut items = Vec::with_capacity(n);
     for (i, key) in keys.iter().take(n).enumerate() {
-        let tx = sign_tx(
-            key,
-            vec![msg_send(
-                &addrs[i].to_string(),
-                &addrs[(i + 1) % n].to_string(),
-                "ucomrade",
-                "1000",
-            )],
-            &SignOptions {
-                chain_id: CHAIN_ID,
-                account_number: i as u64,
-                sequence: 0,
-                fee: ("50000", "ucomrade"),
-                memo: "",
-                timeout_height: 0,
-            },
-        );
+        let tx = signed_send(key, &addrs[i], &addrs[(i + 1) % n], i as u64);
         let raw = TxRaw::decode(tx.as_slice()).unwrap();
         let _ = (
             TxBody::decode(raw.body_bytes.as_slice()).unwrap(),
