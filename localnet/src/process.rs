@@ -80,11 +80,9 @@ fn stat_is_zombie(stat_path: &str) -> bool {
 /// Whether the process has exited as a whole. Its main thread turns zombie
 /// as soon as it exits, while the other threads may still be tearing down,
 /// still holding the process's files and sockets (a listening port stays
-/// taken for that moment), so every thread must be a zombie or gone.
+/// taken for that moment), so every thread (the main one is listed among
+/// the tasks too) must be a zombie or gone.
 fn all_threads_zombie(pid: u32) -> bool {
-    if !stat_is_zombie(&format!("/proc/{pid}/stat")) {
-        return false;
-    }
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return true;
     };
