@@ -22,17 +22,6 @@ use prost::Message;
 
 const CHAIN_ID: &str = "comrade-bench";
 
-/// The account number of `a` in `h`'s latest committed state.
-fn account_number(h: &MockConsensus, a: &Address) -> u64 {
-    use comrade_app::state::AuthStateReadExt;
-    let snap = h.app.storage().latest_snapshot();
-    h.app
-        .block_on(snap.account(a))
-        .unwrap()
-        .unwrap()
-        .account_number
-}
-
 /// A signed MsgSend of 1000ucomrade from `key`'s account `from` to `to`, at
 /// sequence 0.
 fn signed_send(key: &SigningKey, from: &Address, to: &Address, account_number: u64) -> Vec<u8> {
@@ -101,7 +90,7 @@ fn main() {
                     &keys[k],
                     &addrs[k],
                     &to,
-                    account_number(&h, &addrs[k]),
+                    h.account_number(&addrs[k]).unwrap(),
                 ));
             }
             blocks.push(txs);
@@ -154,7 +143,7 @@ fn main() {
                     &keys[k],
                     &addrs[k],
                     &to,
-                    account_number(&h, &addrs[k]),
+                    h.account_number(&addrs[k]).unwrap(),
                 ));
             }
             let t = Instant::now();
@@ -192,7 +181,12 @@ ProcessProposal + FinalizeBlock, block of {size}: {:.1} + {:.1} ms/block \
         let txs: Vec<Vec<u8>> = (0..n)
             .map(|k| {
                 let to = addrs[(k + 1) % accounts];
-                signed_send(&keys[k], &addrs[k], &to, account_number(&h, &addrs[k]))
+                signed_send(
+                    &keys[k],
+                    &addrs[k],
+                    &to,
+                    h.account_number(&addrs[k]).unwrap(),
+                )
             })
             .collect();
         let t = Instant::now();

@@ -117,6 +117,18 @@ pub fn consensus_params() -> ConsensusParams {
 }
 
 impl MockConsensus {
+    /// The account number of `a` in the latest committed state; an error if
+    /// the account does not exist.
+    pub fn account_number(&self, a: &Address) -> Result<u64> {
+        use crate::state::AuthStateReadExt as _;
+        let snap = self.app.storage().latest_snapshot();
+        let account = self
+            .app
+            .block_on(snap.account(a))?
+            .with_context(|| format!("account {a} does not exist"))?;
+        Ok(account.account_number)
+    }
+
     /// Opens a fresh store at `path` and runs InitChain with `app_state`.
     pub fn new(
         path: &Path,

@@ -102,13 +102,7 @@ pub fn min_fee(size: usize) -> u128 {
 }
 
 pub fn account_number(h: &MockConsensus, a: &Address) -> u64 {
-    use comrade_app::state::AuthStateReadExt;
-    let snap = h.app.storage().latest_snapshot();
-    h.app
-        .block_on(snap.account(a))
-        .unwrap()
-        .unwrap()
-        .account_number
+    h.account_number(a).unwrap()
 }
 
 pub fn sequence(h: &MockConsensus, a: &Address) -> u64 {
