@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use comrade_app::{
     client::{SignOptions, address_of, msg_send, sign_tx},
-    testing::{MockConsensus, TestValidator, account_key, genesis},
     vote_ext,
 };
+use comrade_test_utils::{MockConsensus, TestValidator, account_key, genesis};
 use comrade_primitives::Address;
 use cosmrs::proto::cosmos::tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw};
 use k256::ecdsa::SigningKey;

@@ -1,4 +1,4 @@
-//! Tx rejection errors (defined in `comrade-primitives` so every component
-//! crate shares them).
+//! Tx rejection and internal errors (defined in `comrade-primitives` so every
+//! module crate shares them).
 
-pub use comrade_primitives::error::{ExecError, TxError, reject};
+pub use comrade_primitives::error::{ExecError, InternalError, TxError, reject};

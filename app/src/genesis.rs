@@ -11,7 +11,12 @@ use base64::Engine as _;
 use comrade_primitives::{Address, Amount, parse_amount};
 use serde::{Deserialize, Serialize};
 
-use crate::params::Params;
+use crate::{
+    modules::GenesisSections,
+    params::Params,
+    validators::{ValidatorsGenesis, consensus_address, genesis::GenesisValidatorEntry},
+};
+use comrade_bank::{auth::AuthGenesis, bank::BankGenesis as BankSection};
 
 /// Module account names whose addresses are derived with [`Address::module`].
 pub mod module_accounts {
@@ -197,8 +202,8 @@ pub struct ValidatedGenesis {
     pub params: Params,
     /// Balances, sorted by address.
     pub balances: Vec<(Address, Amount)>,
-    /// Validators: (name, ed25519 key, power, operator), sorted by consensus address.
-    pub validators: Vec<(String, [u8; 32], i64, Address)>,
+    /// Validators, sorted by consensus address.
+    pub validators: Vec<GenesisValidatorEntry>,
     /// Total supply.
     pub total_supply: Amount,
 }
@@ -386,9 +391,14 @@ impl AppState {
                 .filter(|p| *p <= MAX_TOTAL_VOTING_POWER)
                 .ok_or_else(|| bad("total voting power exceeds the CometBFT maximum".into()))?;
             let op = addr(&format!("validator {:?} operator", v.name), &v.operator)?;
-            validators.push((v.name.clone(), key, v.power, op));
+            validators.push(GenesisValidatorEntry {
+                name: v.name.clone(),
+                pub_key: key,
+                power: v.power,
+                operator: op,
+            });
         }
-        validators.sort_by_key(|(_, k, _, _)| crate::validators::consensus_address(k));
+        validators.sort_by_key(|v| consensus_address(&v.pub_key));
 
         Ok(ValidatedGenesis {
             params: self.params.clone(),
@@ -402,12 +412,40 @@ impl AppState {
 /// CometBFT's `MaxTotalVotingPower` (`MaxInt64 / 8`).
 pub const MAX_TOTAL_VOTING_POWER: i64 = i64::MAX / 8;
 
-/// `total * bps / 10000`, rounded down, without overflow.
+/// `total * bps / 10000`, rounded down; exact, saturating at 2^128 - 1
+/// (only possible for `bps > 10000`, which validation rejects first).
 pub fn crowdfunding_share(total: Amount, bps: u32) -> Amount {
-    let bps = Amount::from(bps);
-    // total = q * 10000 + r  =>  total * bps / 10000 = q * bps + r * bps / 10000
-    let q = total / 10_000;
-    let r = total % 10_000;
-    q.saturating_mul(bps)
-        .saturating_add(r.saturating_mul(bps) / 10_000)
+    comrade_primitives::amount::bps_share(total, bps).unwrap_or(Amount::MAX)
+}
+
+/// Module accounts created at genesis, in numbering order (after the
+/// funded accounts).
+pub const GENESIS_MODULE_ACCOUNTS: [&str; 3] = [
+    module_accounts::FEE_COLLECTOR,
+    module_accounts::TREASURY,
+    module_accounts::FREE_ACCESS_POOL,
+];
+
+impl ValidatedGenesis {
+    /// Each module's genesis section. Account numbers follow the funded
+    /// accounts in address order, then the module accounts.
+    pub fn sections(&self) -> GenesisSections {
+        let accounts = self
+            .balances
+            .iter()
+            .map(|(a, _)| *a)
+            .chain(GENESIS_MODULE_ACCOUNTS.iter().map(|n| Address::module(n)))
+            .collect();
+        GenesisSections {
+            auth: AuthGenesis { accounts },
+            bank: BankSection {
+                balances: self.balances.clone(),
+                total_supply: self.total_supply,
+            },
+            validators: ValidatorsGenesis {
+                validators: self.validators.clone(),
+            },
+            fees: (),
+        }
+    }
 }

@@ -1,8 +1,20 @@
-//! Chain parameters: stored under [`state_key::PARAMS`](crate::state_key::PARAMS)
-//! as `comrade.app.v1.Params`, written in genesis as JSON.
+//! Chain parameters: the one `comrade.app.v1.Params` record stored under
+//! [`state_key::PARAMS`](crate::state_key::PARAMS) and written in genesis as
+//! JSON ([`Params`]), and its typed, validated per-module views
+//! ([`ChainParams`]).
+//!
+//! The record keeps every module's parameters together so the state format
+//! stays as it was; [`ChainParams::try_from`] validates it once (at genesis,
+//! and when a block or the mempool loads it) and splits it into each
+//! module's typed params, which are then loaded into the executing state as
+//! ephemeral objects. No tx re-parses a parameter, and a missing or invalid
+//! one is never silently defaulted.
 
+use comrade_bank::bank::BankParams;
 use comrade_primitives::{Amount, parse_amount, proto::app::v1 as pb};
 use serde::{Deserialize, Serialize};
+
+use crate::fees::FeeParams;
 
 /// Chain parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,44 +52,12 @@ impl Default for Params {
     }
 }
 
-/// Denoms are lowercase letters and digits, 3–32 chars, starting with a letter.
-pub fn is_valid_denom(d: &str) -> bool {
-    (3..=32).contains(&d.len())
-        && d.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && d.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
+pub use comrade_bank::bank::params::is_valid_denom;
 
 impl Params {
     /// Checks ranges; returns a message naming the bad field.
     pub fn validate(&self) -> Result<(), String> {
-        if !is_valid_denom(&self.denom) {
-            return Err(format!(
-                "denom {:?} must be 3-32 lowercase letters or digits starting with a letter",
-                self.denom
-            ));
-        }
-        if self.decimals > 18 {
-            return Err(format!("decimals {} exceeds 18", self.decimals));
-        }
-        self.min_fee_base()?;
-        self.min_fee_per_byte()?;
-        if !(256..=4 * 1024 * 1024).contains(&self.max_tx_bytes) {
-            return Err(format!(
-                "max_tx_bytes {} must be between 256 and 4194304",
-                self.max_tx_bytes
-            ));
-        }
-        if self.max_memo_bytes > self.max_tx_bytes {
-            return Err("max_memo_bytes exceeds max_tx_bytes".into());
-        }
-        if self.treasury_fee_bps > 10_000 {
-            return Err(format!(
-                "treasury_fee_bps {} exceeds 10000",
-                self.treasury_fee_bps
-            ));
-        }
-        Ok(())
+        ChainParams::try_from(self).map(|_| ())
     }
 
     /// `min_fee_base` parsed.
@@ -90,7 +70,8 @@ impl Params {
         parse_amount(&self.min_fee_per_byte).map_err(|e| format!("min_fee_per_byte: {e}"))
     }
 
-    /// The minimum fee for a tx of `size` bytes, saturating.
+    /// The minimum fee for a tx of `size` bytes, saturating (for clients;
+    /// the state machine uses the parsed [`FeeParams`]).
     pub fn min_fee(&self, size: usize) -> Amount {
         let base = self.min_fee_base().unwrap_or(Amount::MAX);
         let per = self.min_fee_per_byte().unwrap_or(Amount::MAX);
@@ -122,6 +103,102 @@ impl From<pb::Params> for Params {
             max_tx_bytes: p.max_tx_bytes,
             max_memo_bytes: p.max_memo_bytes,
             treasury_fee_bps: p.treasury_fee_bps,
+        }
+    }
+}
+
+/// The tx envelope's limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxParams {
+    /// Maximum tx size in bytes.
+    pub max_tx_bytes: u64,
+    /// Maximum memo length in bytes.
+    pub max_memo_bytes: u64,
+}
+
+/// Every module's params, validated and typed. Built once per block (and
+/// once per mempool reset) from the stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainParams {
+    /// The envelope's limits.
+    pub tx: TxParams,
+    /// The bank's denom and decimals.
+    pub bank: BankParams,
+    /// Minimum fees and the treasury's share.
+    pub fees: FeeParams,
+}
+
+impl TryFrom<&Params> for ChainParams {
+    type Error = String;
+
+    fn try_from(p: &Params) -> Result<Self, String> {
+        let bank = BankParams::new(p.denom.clone(), p.decimals).map_err(|e| e.to_string())?;
+        let fees = FeeParams::new(
+            p.min_fee_base()?,
+            p.min_fee_per_byte()?,
+            p.treasury_fee_bps,
+        )?;
+        if !(256..=4 * 1024 * 1024).contains(&p.max_tx_bytes) {
+            return Err(format!(
+                "max_tx_bytes {} must be between 256 and 4194304",
+                p.max_tx_bytes
+            ));
+        }
+        if p.max_memo_bytes > p.max_tx_bytes {
+            return Err("max_memo_bytes exceeds max_tx_bytes".into());
+        }
+        Ok(ChainParams {
+            tx: TxParams {
+                max_tx_bytes: p.max_tx_bytes,
+                max_memo_bytes: p.max_memo_bytes,
+            },
+            bank,
+            fees,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_validate_into_typed_views_or_name_the_bad_field() {
+        let p = ChainParams::try_from(&Params::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.bank.denom(), "ucomrade");
+        assert_eq!(p.fees.min_fee(100), 1000 + 10 * 100);
+        for (bad, field) in [
+            (
+                Params {
+                    denom: "X".into(),
+                    ..Params::default()
+                },
+                "denom",
+            ),
+            (
+                Params {
+                    min_fee_base: "1e3".into(),
+                    ..Params::default()
+                },
+                "min_fee_base",
+            ),
+            (
+                Params {
+                    treasury_fee_bps: 10_001,
+                    ..Params::default()
+                },
+                "treasury_fee_bps",
+            ),
+            (
+                Params {
+                    max_tx_bytes: 10,
+                    ..Params::default()
+                },
+                "max_tx_bytes",
+            ),
+        ] {
+            let e = bad.validate().unwrap_err();
+            assert!(e.contains(field), "{e}");
         }
     }
 }

@@ -4,10 +4,12 @@
 //! (see [`verify_store_proof`]).
 
 use anyhow::{Context as _, Result};
-use cnidarium::{Snapshot, StateRead as _, Storage};
+use async_trait::async_trait;
+use cnidarium::{Snapshot, StateDelta, StateRead, Storage};
 use comrade_primitives::{
-    Address,
-    proto::{app::v1 as app_pb, auth::v1 as auth_pb, bank::v1 as bank_pb},
+    ExecError, QueryCode,
+    component::{QueryAnswer, QueryService},
+    proto::app::v1 as app_pb,
 };
 use prost::Message;
 use tendermint_proto::v0_38::{
@@ -15,58 +17,60 @@ use tendermint_proto::v0_38::{
     crypto::{ProofOp, ProofOps},
 };
 
-use crate::state::{AppStateReadExt, AuthStateReadExt, BankStateReadExt, StateReadProto};
-use crate::state_key;
+use crate::state::{AppStateReadExt as _, load_params};
 
 /// `ProofOp.type` of our ICS23 proofs over the JMT.
 pub const PROOF_OP_TYPE: &str = "ics23:jmt";
 
-/// Query error codes (codespace `comrade`).
+/// Query error codes (codespace `comrade`): the values of
+/// [`QueryCode`], which the code registry owns.
 pub mod code {
+    use comrade_primitives::QueryCode;
+
     /// Unknown path.
-    pub const UNKNOWN_PATH: u32 = 50;
+    pub const UNKNOWN_PATH: u32 = QueryCode::UnknownPath as u32;
     /// Request data does not decode or names a bad address.
-    pub const BAD_REQUEST: u32 = 51;
+    pub const BAD_REQUEST: u32 = QueryCode::BadRequest as u32;
     /// The requested height is not available.
-    pub const HEIGHT_UNAVAILABLE: u32 = 52;
+    pub const HEIGHT_UNAVAILABLE: u32 = QueryCode::HeightUnavailable as u32;
     /// The requested object does not exist.
-    pub const NOT_FOUND: u32 = 53;
+    pub const NOT_FOUND: u32 = QueryCode::NotFound as u32;
     /// Storage failed.
-    pub const INTERNAL: u32 = 99;
+    pub const INTERNAL: u32 = QueryCode::Internal as u32;
 }
 
-/// A rejected query: code and message.
-#[derive(Debug)]
-struct QueryError {
-    code: u32,
-    log: String,
-}
-
-impl From<QueryError> for ResponseQuery {
-    fn from(e: QueryError) -> Self {
-        ResponseQuery {
-            code: e.code,
-            log: e.log,
-            codespace: comrade_primitives::code::CODESPACE.to_string(),
-            ..Default::default()
-        }
-    }
-}
-
-fn fail(code: u32, log: impl Into<String>) -> QueryError {
-    QueryError {
-        code,
+fn fail(code: QueryCode, log: impl Into<String>) -> ResponseQuery {
+    ResponseQuery {
+        code: code.value(),
         log: log.into(),
+        codespace: comrade_primitives::code::CODESPACE.to_string(),
+        ..Default::default()
     }
 }
 
-fn parse_addr(s: &str) -> Result<Address, QueryError> {
-    s.parse()
-        .map_err(|e: comrade_primitives::AddressError| fail(code::BAD_REQUEST, e.to_string()))
-}
+/// `comrade.app.v1.Query/Params`: the stored params record.
+#[derive(Debug)]
+pub struct ParamsQuery;
 
-fn decode<M: Message + Default>(data: &[u8]) -> Result<M, QueryError> {
-    M::decode(data).map_err(|e| fail(code::BAD_REQUEST, format!("cannot decode request: {e}")))
+#[async_trait]
+impl QueryService for ParamsQuery {
+    const SERVICE: &'static str = "comrade.app.v1.Query";
+
+    async fn query<S: StateRead>(
+        state: &S,
+        method: &str,
+        _data: &[u8],
+    ) -> Result<Option<QueryAnswer>, ExecError> {
+        Ok(match method {
+            "Params" => {
+                let (params, _) = state.stored_params().await?;
+                Some(QueryAnswer::new(&app_pb::QueryParamsResponse {
+                    params: Some(params.into()),
+                }))
+            }
+            _ => None,
+        })
+    }
 }
 
 /// Handles one query.
@@ -77,129 +81,60 @@ pub async fn handle(storage: &Storage, req: RequestQuery) -> ResponseQuery {
             Some(s) => s,
             None => {
                 return fail(
-                    code::HEIGHT_UNAVAILABLE,
+                    QueryCode::HeightUnavailable,
                     format!(
                         "height {h} is not available (latest is {})",
                         storage.latest_version()
                     ),
-                )
-                .into();
+                );
             }
         },
     };
     match dispatch(&snapshot, &req).await {
-        Ok(Ok(mut r)) => {
+        Ok(mut r) => {
             r.height = i64::try_from(snapshot.version()).unwrap_or(0);
             r
         }
-        Ok(Err(r)) => r.into(),
-        Err(e) => fail(code::INTERNAL, format!("{e:#}")).into(),
+        Err(ExecError::Tx(e)) => ResponseQuery {
+            code: e.code.value(),
+            log: e.message,
+            codespace: comrade_primitives::code::CODESPACE.to_string(),
+            ..Default::default()
+        },
+        Err(ExecError::Internal(e)) => fail(QueryCode::Internal, e.to_string()),
     }
 }
 
-async fn dispatch(s: &Snapshot, req: &RequestQuery) -> Result<Result<ResponseQuery, QueryError>> {
-    let ok = |value: Vec<u8>| ResponseQuery {
-        value: value.into(),
-        ..Default::default()
+async fn dispatch(s: &Snapshot, req: &RequestQuery) -> Result<ResponseQuery, ExecError> {
+    let internal = |e: anyhow::Error| {
+        ExecError::Internal(comrade_primitives::InternalError::storage("answering a query", e))
     };
     if let Some(key) = req.path.strip_prefix("store/") {
-        return raw(s, key, req.prove).await;
+        return raw(s, key, req.prove).await.map_err(internal);
     }
-    Ok(Ok(match req.path.as_str() {
-        "/comrade.bank.v1.Query/Balance" => {
-            let r: bank_pb::QueryBalanceRequest = match decode(&req.data) {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
-            let a = match parse_addr(&r.address) {
-                Ok(a) => a,
-                Err(e) => return Ok(Err(e)),
-            };
-            let params = s.params().await?;
-            if !r.denom.is_empty() && r.denom != params.denom {
-                return Ok(Err(fail(
-                    code::BAD_REQUEST,
-                    format!(
-                        "unknown denom {:?}: the only denom is {:?}",
-                        r.denom, params.denom
-                    ),
-                )));
-            }
-            let amount = s.balance(&a).await?;
-            let mut resp = ok(bank_pb::QueryBalanceResponse {
-                denom: params.denom,
-                amount: amount.to_string(),
-            }
-            .encode_to_vec());
-            if req.prove {
-                let (_, proof) = proof_for(s, &state_key::balance(&a)).await?;
-                resp.proof_ops = Some(proof);
-                resp.key = state_key::balance(&a).into_bytes().into();
-            }
-            resp
-        }
-        "/comrade.bank.v1.Query/AllBalances" => {
-            let r: bank_pb::QueryAllBalancesRequest = match decode(&req.data) {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
-            let a = match parse_addr(&r.address) {
-                Ok(a) => a,
-                Err(e) => return Ok(Err(e)),
-            };
-            let params = s.params().await?;
-            let amount = s.balance(&a).await?;
-            let balances = if amount == 0 {
-                Vec::new()
-            } else {
-                vec![bank_pb::Coin {
-                    denom: params.denom,
-                    amount: amount.to_string(),
-                }]
-            };
-            ok(bank_pb::QueryAllBalancesResponse { balances }.encode_to_vec())
-        }
-        "/comrade.bank.v1.Query/Supply" => {
-            let params = s.params().await?;
-            ok(bank_pb::QuerySupplyResponse {
-                supply: vec![bank_pb::Coin {
-                    denom: params.denom,
-                    amount: s.supply().await?.to_string(),
-                }],
-            }
-            .encode_to_vec())
-        }
-        "/comrade.auth.v1.Query/Account" => {
-            let r: auth_pb::QueryAccountRequest = match decode(&req.data) {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
-            let a = match parse_addr(&r.address) {
-                Ok(a) => a,
-                Err(e) => return Ok(Err(e)),
-            };
-            match s.account(&a).await? {
-                Some(acc) => {
-                    ok(auth_pb::QueryAccountResponse { account: Some(acc) }.encode_to_vec())
-                }
-                None => return Ok(Err(fail(code::NOT_FOUND, format!("account {a} not found")))),
-            }
-        }
-        "/comrade.app.v1.Query/Params" => ok(app_pb::QueryParamsResponse {
-            params: Some(s.params().await?.into()),
-        }
-        .encode_to_vec()),
-        "/comrade.app.v1.Query/Validators" => ok(app_pb::QueryValidatorsResponse {
-            validators: s.validators().await?.into_iter().map(|(_, v)| v).collect(),
-        }
-        .encode_to_vec()),
-        other => {
-            return Ok(Err(fail(
-                code::UNKNOWN_PATH,
-                format!("unknown query path {other:?}"),
-            )));
-        }
-    }))
+    // Modules read their params from the state they are handed, as in
+    // execution.
+    let mut state = StateDelta::new(s.clone());
+    let (_, params) = state.stored_params().await?;
+    load_params(&mut state, params);
+    let Some(answer) = crate::modules::route_query(&state, &req.path, &req.data).await? else {
+        return Ok(fail(
+            QueryCode::UnknownPath,
+            format!("unknown query path {:?}", req.path),
+        ));
+    };
+    let mut resp = ResponseQuery {
+        value: answer.value.into(),
+        ..Default::default()
+    };
+    if req.prove
+        && let Some(key) = answer.proof_key
+    {
+        let (_, proof) = proof_for(s, &key).await.map_err(internal)?;
+        resp.proof_ops = Some(proof);
+        resp.key = key.into_bytes().into();
+    }
+    Ok(resp)
 }
 
 async fn proof_for(s: &Snapshot, key: &str) -> Result<(Option<Vec<u8>>, ProofOps)> {
@@ -216,9 +151,9 @@ async fn proof_for(s: &Snapshot, key: &str) -> Result<(Option<Vec<u8>>, ProofOps
     Ok((value, ProofOps { ops }))
 }
 
-async fn raw(s: &Snapshot, key: &str, prove: bool) -> Result<Result<ResponseQuery, QueryError>> {
+async fn raw(s: &Snapshot, key: &str, prove: bool) -> Result<ResponseQuery> {
     if key.is_empty() {
-        return Ok(Err(fail(code::BAD_REQUEST, "empty store key")));
+        return Ok(fail(QueryCode::BadRequest, "empty store key"));
     }
     let (value, proof_ops) = if prove {
         let (v, p) = proof_for(s, key).await?;
@@ -227,14 +162,14 @@ async fn raw(s: &Snapshot, key: &str, prove: bool) -> Result<Result<ResponseQuer
         (s.get_raw(key).await?, None)
     };
     let exists = value.is_some();
-    Ok(Ok(ResponseQuery {
+    Ok(ResponseQuery {
         code: 0,
         log: if exists { "exists" } else { "does not exist" }.to_string(),
         key: key.as_bytes().to_vec().into(),
         value: value.unwrap_or_default().into(),
         proof_ops,
         ..Default::default()
-    }))
+    })
 }
 
 /// Verifies a proof returned by a `store/<key>` (or `Balance`) query against
@@ -282,5 +217,6 @@ pub fn verify_store_proof(
 
 /// Reads a protobuf from a snapshot (helper for tools and tests).
 pub async fn get_proto<M: Message + Default>(s: &Snapshot, key: &str) -> Result<Option<M>> {
-    s.get_proto(key).await
+    use comrade_primitives::state::StateReadProto as _;
+    Ok(s.get_proto(key).await?)
 }

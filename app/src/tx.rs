@@ -5,7 +5,6 @@
 
 use comrade_primitives::{Address, Amount, ResultCode, parse_amount};
 use cosmrs::proto::cosmos::{
-    bank::v1beta1::MsgSend as ProtoMsgSend,
     crypto::secp256k1::PubKey,
     tx::signing::v1beta1::SignMode,
     tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw, mode_info},
@@ -15,19 +14,12 @@ use sha2::{Digest, Sha256};
 
 use comrade_primitives::component::ActionHandler as _;
 
-use crate::{bank::MsgSend, error::TxError};
+use crate::{error::TxError, metrics::Metrics, modules::Action};
 
 /// Type URL of the bank send message.
-pub const MSG_SEND_TYPE_URL: &str = "/cosmos.bank.v1beta1.MsgSend";
+pub const MSG_SEND_TYPE_URL: &str = comrade_bank::bank::MsgSend::TYPE_URL;
 /// Type URL of a secp256k1 public key.
 pub const SECP256K1_PUBKEY_TYPE_URL: &str = "/cosmos.crypto.secp256k1.PubKey";
-
-/// A decoded message: one variant per [`ActionHandler`] the app knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Msg {
-    /// Transfer of the native denom.
-    Send(MsgSend),
-}
 
 /// A tx that passed decoding and stateless checks.
 #[derive(Debug, Clone)]
@@ -47,7 +39,7 @@ pub struct DecodedTx {
     /// Fee amount.
     pub fee_amount: Amount,
     /// Messages in order.
-    pub msgs: Vec<Msg>,
+    pub msgs: Vec<Action>,
     /// Memo length in bytes.
     pub memo_len: usize,
     /// Timeout height (0 = none).
@@ -67,8 +59,8 @@ fn err(code: ResultCode, msg: impl Into<String>) -> TxError {
 }
 
 /// Decodes `bytes` and runs every check that needs no state. `max_tx_bytes`
-/// comes from params.
-pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
+/// comes from params; `keys` memoizes public-key parsing.
+pub fn decode(bytes: &[u8], max_tx_bytes: u64, keys: &KeyCache) -> Result<DecodedTx, TxError> {
     if bytes.len() as u64 > max_tx_bytes {
         return Err(err(
             ResultCode::TxTooLarge,
@@ -144,7 +136,7 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
     }
     let pk = PubKey::decode(pk_any.value.as_slice())
         .map_err(|e| err(ResultCode::InvalidSigner, format!("bad public key: {e}")))?;
-    let (verifying_key, signer) = parse_pubkey(&pk.key).ok_or_else(|| {
+    let (verifying_key, signer) = keys.parse(&pk.key).ok_or_else(|| {
         err(
             ResultCode::InvalidSigner,
             "public key is not a compressed secp256k1 point",
@@ -177,51 +169,19 @@ pub fn decode(bytes: &[u8], max_tx_bytes: u64) -> Result<DecodedTx, TxError> {
     }
     let mut msgs = Vec::with_capacity(body.messages.len());
     for (i, any) in body.messages.iter().enumerate() {
-        match any.type_url.as_str() {
-            MSG_SEND_TYPE_URL => {
-                let m = ProtoMsgSend::decode(any.value.as_slice()).map_err(|e| {
-                    err(
-                        ResultCode::InvalidMessage,
-                        format!("message {i}: bad MsgSend: {e}"),
-                    )
-                })?;
-                let parse_addr = |s: &str| {
-                    s.parse::<Address>()
-                        .map_err(|e| err(ResultCode::InvalidAddress, format!("message {i}: {e}")))
-                };
-                let from = parse_addr(&m.from_address)?;
-                let to = parse_addr(&m.to_address)?;
-                if from != signer {
-                    return Err(err(
-                        ResultCode::InvalidSigner,
-                        format!("message {i}: sender {from} is not the signer {signer}"),
-                    ));
-                }
-                let [c] = m.amount.as_slice() else {
-                    return Err(err(
-                        ResultCode::InvalidMessage,
-                        format!("message {i}: MsgSend must carry exactly one coin"),
-                    ));
-                };
-                let amount = parse_amount(&c.amount)
-                    .map_err(|e| err(ResultCode::AmountOverflow, format!("message {i}: {e}")))?;
-                let m = MsgSend {
-                    from,
-                    to,
-                    denom: c.denom.clone(),
-                    amount,
-                };
-                m.check_stateless()
-                    .map_err(|e| err(e.code, format!("message {i}: {}", e.message)))?;
-                msgs.push(Msg::Send(m));
-            }
-            other => {
-                return Err(err(
-                    ResultCode::UnknownMessageType,
-                    format!("message {i}: unknown message type {other:?}"),
-                ));
-            }
+        let action = Action::decode(&any.type_url, &any.value)
+            .map_err(|e| e.prefixed(format_args!("message {i}")))?;
+        let sender = action.signer();
+        if sender != signer {
+            return Err(err(
+                ResultCode::InvalidSigner,
+                format!("message {i}: sender {sender} is not the signer {signer}"),
+            ));
         }
+        action
+            .check_stateless()
+            .map_err(|e| e.prefixed(format_args!("message {i}")))?;
+        msgs.push(action);
     }
 
     Ok(DecodedTx {
@@ -248,48 +208,60 @@ pub fn pubkey_address(key: &[u8]) -> Option<Address> {
     parse_pubkey(key).map(|(_, address)| address)
 }
 
-/// Keys parsed recently: decompressing a point (a field square root) is a
-/// large part of decoding a tx, and the same few signers send most txs (and
-/// every pending tx is decoded again on each recheck). A memo of a pure
-/// function: it cannot change any outcome.
-static PARSED_KEYS: std::sync::Mutex<
-    std::collections::BTreeMap<[u8; 33], (secp256k1::PublicKey, Address)>,
-> = std::sync::Mutex::new(std::collections::BTreeMap::new());
-
-/// Entries [`PARSED_KEYS`] holds before it starts over.
-const PARSED_KEYS_MAX: usize = 65_536;
-
 /// A compressed secp256k1 key (33 bytes, a point on the curve) and its
 /// address.
 fn parse_pubkey(key: &[u8]) -> Option<(secp256k1::PublicKey, Address)> {
     use ripemd::Ripemd160;
-    let key: [u8; 33] = key.try_into().ok()?;
-    if let Some(hit) = PARSED_KEYS.lock().ok().and_then(|m| m.get(&key).copied()) {
-        return Some(hit);
+    if key.len() != 33 {
+        return None;
     }
-    let vk = secp256k1::PublicKey::from_slice(&key).ok()?;
+    let vk = secp256k1::PublicKey::from_slice(key).ok()?;
     let hash = Ripemd160::digest(Sha256::digest(key));
-    let parsed = (vk, Address::from_bytes(&hash).ok()?);
-    if let Ok(mut m) = PARSED_KEYS.lock() {
-        if m.len() >= PARSED_KEYS_MAX {
-            m.clear();
-        }
-        m.insert(key, parsed);
-    }
-    Some(parsed)
+    Some((vk, Address::from_bytes(&hash).ok()?))
 }
 
-/// Signature verifications since start, for diagnostics (the app logs how
-/// many each block needed).
-pub static SIGNATURE_CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Keys parsed recently: decompressing a point (a field square root) is a
+/// large part of decoding a tx, and the same few signers send most txs (and
+/// every pending tx is decoded again on each recheck). A memo of a pure
+/// function, owned by the app: it cannot change any outcome.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    map: std::sync::Mutex<std::collections::BTreeMap<[u8; 33], (secp256k1::PublicKey, Address)>>,
+}
+
+impl KeyCache {
+    /// Entries held before the cache starts over.
+    const MAX: usize = 65_536;
+
+    /// The parsed key and its address, from the memo or parsed now.
+    pub fn parse(&self, key: &[u8]) -> Option<(secp256k1::PublicKey, Address)> {
+        let key: [u8; 33] = key.try_into().ok()?;
+        if let Some(hit) = self.map.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return Some(hit);
+        }
+        let parsed = parse_pubkey(&key)?;
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() >= Self::MAX {
+                m.clear();
+            }
+            m.insert(key, parsed);
+        }
+        Some(parsed)
+    }
+}
 
 impl DecodedTx {
     /// Verifies the signature over the SIGN_MODE_DIRECT sign doc for this
     /// chain id and account number: ECDSA over SHA-256 of the doc, with the
     /// signature in compact `r || s` form and low `s` only (as the Cosmos SDK
     /// and k256 require). Uses libsecp256k1, about twice as fast as k256.
-    pub fn verify_signature(&self, chain_id: &str, account_number: u64) -> Result<(), TxError> {
-        SIGNATURE_CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    pub fn verify_signature(
+        &self,
+        chain_id: &str,
+        account_number: u64,
+        metrics: &Metrics,
+    ) -> Result<(), TxError> {
+        metrics.count_signature_check();
         let doc = SignDoc {
             body_bytes: self.body_bytes.clone(),
             auth_info_bytes: self.auth_info_bytes.clone(),

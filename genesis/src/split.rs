@@ -1,55 +1,8 @@
-//! Exact integer arithmetic for splitting supply: 256-bit `a * b / c` and the
-//! largest-remainder (Hamilton) pro-rata split.
+//! The largest-remainder (Hamilton) pro-rata split of supply, on the exact
+//! 256-bit `a * b / c` of [`comrade_primitives::amount`].
 
 use comrade_primitives::Amount;
-
-/// `(a * b / c, a * b % c)` computed exactly with a 256-bit intermediate.
-///
-/// Returns `None` when `c == 0` or the quotient does not fit 128 bits (it
-/// always fits when `b <= c`).
-pub fn mul_div_rem(a: u128, b: u128, c: u128) -> Option<(u128, u128)> {
-    if c == 0 {
-        return None;
-    }
-    let (hi, lo) = mul_wide(a, b);
-    if hi == 0 {
-        return Some((lo / c, lo % c));
-    }
-    if hi >= c {
-        // quotient >= 2^128
-        return None;
-    }
-    // Binary long division of (hi, lo) by c; `rem` starts as hi < c.
-    let mut rem = hi;
-    let mut q: u128 = 0;
-    for i in (0..128).rev() {
-        let carry = rem >> 127;
-        rem = (rem << 1) | ((lo >> i) & 1);
-        q <<= 1;
-        if carry == 1 || rem >= c {
-            rem = rem.wrapping_sub(c);
-            q |= 1;
-        }
-    }
-    Some((q, rem))
-}
-
-/// The full 256-bit product `a * b` as `(high, low)` 128-bit halves.
-fn mul_wide(a: u128, b: u128) -> (u128, u128) {
-    const MASK: u128 = u64::MAX as u128;
-    let (a1, a0) = (a >> 64, a & MASK);
-    let (b1, b0) = (b >> 64, b & MASK);
-    // Each partial product of two 64-bit halves fits in 128 bits.
-    let p00 = a0 * b0;
-    let p01 = a0 * b1;
-    let p10 = a1 * b0;
-    let p11 = a1 * b1;
-    // middle = (p00 >> 64) + low64(p01) + low64(p10) < 3 * 2^64: no overflow.
-    let middle = (p00 >> 64) + (p01 & MASK) + (p10 & MASK);
-    let lo = (p00 & MASK) | (middle << 64);
-    let hi = p11 + (p01 >> 64) + (p10 >> 64) + (middle >> 64);
-    (hi, lo)
-}
+pub use comrade_primitives::amount::mul_div_rem;
 
 /// Why a pro-rata split is impossible.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,18 +64,6 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn mul_div_small_and_huge() {
-        assert_eq!(mul_div_rem(10, 3, 4), Some((7, 2)));
-        assert_eq!(
-            mul_div_rem(u128::MAX, u128::MAX, u128::MAX),
-            Some((u128::MAX, 0))
-        );
-        assert_eq!(mul_div_rem(u128::MAX, 2, 3), Some((u128::MAX / 3 * 2, 0)));
-        assert_eq!(mul_div_rem(u128::MAX, 2, 1), None);
-        assert_eq!(mul_div_rem(1, 1, 0), None);
-    }
-
-    #[test]
     fn split_examples() {
         assert_eq!(split_pro_rata(10, &[1, 1, 1]).unwrap(), vec![4, 3, 3]);
         assert_eq!(split_pro_rata(10, &[1, 2]).unwrap(), vec![3, 7]);
@@ -137,18 +78,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn mul_div_matches_u128_when_it_fits(a in any::<u64>(), b in any::<u64>(), c in 1..u64::MAX) {
-            let (a, b, c) = (u128::from(a), u128::from(b), u128::from(c));
-            prop_assert_eq!(mul_div_rem(a, b, c), Some((a * b / c, a * b % c)));
-        }
-
-        #[test]
-        fn mul_div_identity(a in any::<u128>(), b in 1..u128::MAX) {
-            // a * b / b == a, remainder 0
-            prop_assert_eq!(mul_div_rem(a, b, b), Some((a, 0)));
-        }
-
         #[test]
         fn split_sums_exactly_and_is_fair(
             total in any::<u128>(),

@@ -38,9 +38,28 @@ impl std::fmt::Debug for TestKey {
     }
 }
 
+/// The deterministic secp256k1 test key of `seed`: the first valid scalar
+/// of `sha256("comrade-test-account" || seed || counter)`. The localnet's
+/// faucet and funded accounts are these keys, so anyone can sign for them.
+pub fn account_key(seed: u64) -> SigningKey {
+    use sha2::{Digest, Sha256};
+    let mut counter = 0u64;
+    loop {
+        let d = Sha256::new()
+            .chain_update(b"comrade-test-account")
+            .chain_update(seed.to_be_bytes())
+            .chain_update(counter.to_be_bytes())
+            .finalize();
+        if let Ok(k) = SigningKey::from_slice(&d) {
+            return k;
+        }
+        counter = counter.wrapping_add(1);
+    }
+}
+
 impl TestKey {
     fn from_seed(seed: u64) -> Self {
-        let key = comrade_app::testing::account_key(seed);
+        let key = account_key(seed);
         let address = comrade_app::client::address_of(&key);
         TestKey { key, address }
     }

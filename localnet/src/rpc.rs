@@ -109,7 +109,7 @@ pub struct ProvenBalance {
 /// `app_hash` in the header of block `height + 1` (waits, bounded, for that
 /// block). A missing balance key is proven absent and reads as 0.
 pub async fn proven_balance(c: &HttpClient, address: &Address) -> Result<ProvenBalance> {
-    let key = comrade_app::state_key::balance(address);
+    let key = comrade_bank::bank::state_key::balance(address);
     let r = c
         .abci_query(Some(format!("store/{key}")), Vec::new(), None, true)
         .await

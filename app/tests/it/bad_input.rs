@@ -204,7 +204,7 @@ fn unknown_message_type() {
 #[test]
 fn unfunded_account() {
     let mut f = fixture();
-    let stranger = comrade_app::testing::account_key(99);
+    let stranger = comrade_test_utils::account_key(99);
     let bob = address_of(&f.bob);
     let tx = send(&stranger, &bob, 1, 0, 0);
     assert_rejected(&mut f, tx, ResultCode::AccountNotFound);

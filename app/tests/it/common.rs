@@ -3,8 +3,8 @@
 use comrade_app::{
     client::{SignOptions, address_of, msg_send, sign_tx},
     params::Params,
-    testing::{MockConsensus, TestValidator, account_key, genesis},
 };
+use comrade_test_utils::{MockConsensus, TestValidator, account_key, genesis};
 use comrade_primitives::Address;
 use k256::ecdsa::SigningKey;
 
@@ -106,7 +106,7 @@ pub fn account_number(h: &MockConsensus, a: &Address) -> u64 {
 }
 
 pub fn sequence(h: &MockConsensus, a: &Address) -> u64 {
-    use comrade_app::state::AuthStateReadExt;
+    use comrade_bank::auth::AuthRead as _;
     let snap = h.app.storage().latest_snapshot();
     h.app
         .block_on(snap.account(a))
@@ -116,7 +116,7 @@ pub fn sequence(h: &MockConsensus, a: &Address) -> u64 {
 }
 
 pub fn balance(h: &MockConsensus, a: &Address) -> u128 {
-    use comrade_app::state::BankStateReadExt;
+    use comrade_bank::bank::BankRead as _;
     let snap = h.app.storage().latest_snapshot();
     h.app.block_on(snap.balance(a)).unwrap()
 }

@@ -2,8 +2,8 @@
 
 use comrade_app::{
     client::address_of,
-    testing::{MockConsensus, account_key},
 };
+use comrade_test_utils::{MockConsensus, account_key};
 
 use crate::common::*;
 

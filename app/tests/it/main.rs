@@ -1,5 +1,5 @@
 //! Integration tests of the app, driven by the in-process mock-consensus
-//! harness (`comrade_app::testing`).
+//! harness (`comrade_test_utils`).
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod bad_input;

@@ -4,9 +4,9 @@
 
 use comrade_app::{
     client::address_of,
-    testing::{MockConsensus, account_key},
     vote_ext,
 };
+use comrade_test_utils::{MockConsensus, account_key};
 use tendermint_proto::v0_38::abci::{
     RequestFinalizeBlock, RequestProcessProposal, ResponseFinalizeBlock,
     response_process_proposal::ProposalStatus,

@@ -1,6 +1,7 @@
 //! Queries and ICS23 proofs.
 
-use comrade_app::{client::address_of, query::verify_store_proof, state_key};
+use comrade_app::{client::address_of, query::verify_store_proof};
+use comrade_bank::bank::state_key;
 use comrade_primitives::proto::{auth::v1 as auth_pb, bank::v1 as bank_pb};
 use prost::Message;
 use tendermint_proto::v0_38::abci::RequestQuery;
@@ -143,7 +144,7 @@ fn store_query_proofs_verify_against_the_app_hash() {
     assert!(verify_store_proof(&other_hash, key.as_bytes(), Some(r.value.as_ref()), &ops).is_err());
 
     // Non-existence proof for an empty account.
-    let nobody = address_of(&comrade_app::testing::account_key(77));
+    let nobody = address_of(&comrade_test_utils::account_key(77));
     let key = state_key::balance(&nobody);
     let r = q(&f, &format!("store/{key}"), vec![], true);
     assert!(r.value.is_empty());

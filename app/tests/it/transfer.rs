@@ -3,8 +3,8 @@
 use comrade_app::{
     client::address_of,
     genesis::module_accounts,
-    state::{AuthStateReadExt, BankStateReadExt},
 };
+use comrade_bank::{auth::AuthRead as _, bank::BankRead as _};
 use comrade_primitives::Address;
 
 use crate::common::*;
@@ -86,7 +86,7 @@ fn sequential_txs_from_one_sender_in_one_block() {
 #[test]
 fn new_recipient_gets_an_account_number() {
     let mut f = fixture();
-    let carol = address_of(&comrade_app::testing::account_key(3));
+    let carol = address_of(&comrade_test_utils::account_key(3));
     f.h.block(vec![send(&f.alice, &carol, 7, f.alice_num, 0)])
         .unwrap();
     let snap = f.h.app.storage().latest_snapshot();
@@ -105,7 +105,7 @@ fn new_recipient_gets_an_account_number() {
 /// tx from an account created earlier in the same block still verifies.
 #[test]
 fn large_block_with_parallel_signature_checks() {
-    use comrade_app::testing::{MockConsensus, account_key, genesis};
+    use comrade_test_utils::{MockConsensus, account_key, genesis};
     let dir = tempfile::tempdir().unwrap();
     let keys: Vec<_> = (100..200).map(account_key).collect();
     let balances: Vec<_> = keys

@@ -1,12 +1,18 @@
 //! Property tests of the tx and injected-tx wire formats.
 
 use comrade_app::{
-    bank::MsgSend,
     client::{SignOptions, address_of, msg_send, sign_tx},
-    testing::account_key,
-    tx::{Msg, decode},
+    metrics::Metrics,
+    modules::Action,
+    tx::{KeyCache, decode as decode_with},
     vote_ext,
 };
+use comrade_bank::bank::MsgSend;
+
+fn decode(bytes: &[u8], max: u64) -> Result<comrade_app::tx::DecodedTx, comrade_app::TxError> {
+    decode_with(bytes, max, &KeyCache::default())
+}
+use comrade_test_utils::account_key;
 use proptest::prelude::*;
 use tendermint_proto::v0_38::{
     abci::{ExtendedCommitInfo, ExtendedVoteInfo, Validator},
@@ -36,9 +42,9 @@ proptest! {
         prop_assert_eq!(d.sequence, seq);
         prop_assert_eq!(d.fee_amount, 7);
         prop_assert_eq!(d.memo_len, memo.len());
-        prop_assert_eq!(&d.msgs, &vec![Msg::Send(MsgSend { from, to, denom: "ucomrade".into(), amount })]);
-        prop_assert!(d.verify_signature("c", num).is_ok());
-        prop_assert!(d.verify_signature("c", num.wrapping_add(1)).is_err());
+        prop_assert_eq!(&d.msgs, &vec![Action::Send(MsgSend { from, to, denom: "ucomrade".into(), amount })]);
+        prop_assert!(d.verify_signature("c", num, &Metrics::default()).is_ok());
+        prop_assert!(d.verify_signature("c", num.wrapping_add(1), &Metrics::default()).is_err());
     }
 
     #[test]
@@ -87,7 +93,7 @@ proptest! {
         .encode_to_vec();
         let sig = Signature::from_slice(&raw.signatures[0]).unwrap();
         prop_assert!(vk.verify(&doc, &sig).is_ok());
-        prop_assert!(decode(&tx, 65_536).unwrap().verify_signature("c", num).is_ok());
+        prop_assert!(decode(&tx, 65_536).unwrap().verify_signature("c", num, &Metrics::default()).is_ok());
 
         // The same signature with s replaced by n - s (high s): a valid
         // ECDSA signature that both implementations must refuse.
@@ -97,12 +103,12 @@ proptest! {
         let mut bad = raw.clone();
         bad.signatures[0] = high.to_bytes().to_vec();
         let d = decode(&bad.encode_to_vec(), 65_536).unwrap();
-        prop_assert!(d.verify_signature("c", num).is_err());
+        prop_assert!(d.verify_signature("c", num, &Metrics::default()).is_err());
 
         // A flipped bit in r fails too.
         let mut flipped = raw;
         flipped.signatures[0][5] ^= 1;
         let d = decode(&flipped.encode_to_vec(), 65_536).unwrap();
-        prop_assert!(d.verify_signature("c", num).is_err());
+        prop_assert!(d.verify_signature("c", num, &Metrics::default()).is_err());
     }
 }

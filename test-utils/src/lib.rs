@@ -1,9 +1,14 @@
-//! A mock-consensus harness that drives the real [`App`] in-process, the way
-//! CometBFT does: PrepareProposal → ProcessProposal → ExtendVote /
+//! Dev-only test harness for the Comrade app: a mock consensus that drives
+//! the real [`App`] in-process through its ABCI request/response surface,
+//! the way CometBFT does: PrepareProposal → ProcessProposal → ExtendVote /
 //! VerifyVoteExtension for every validator → FinalizeBlock → Commit, with the
-//! previous height's signed vote extensions injected into each proposal.
-//! Also restarts (reopen the same store) and crashes between FinalizeBlock
-//! and Commit. Enabled by the `testing` feature; used by tests and benches.
+//! previous height's signed vote extensions injected into each proposal and
+//! the same last-commit info in every request of a height (as CometBFT
+//! sends). Also restarts (reopen the same store) and crashes between
+//! FinalizeBlock and Commit.
+//!
+//! A dev-dependency only: CI fails if it shows up in the `comrade` binary's
+//! dependency tree.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +26,7 @@ use tendermint_proto::v0_38::{
     types::{AbciParams, BlockIdFlag, ConsensusParams},
 };
 
-use crate::{
+use comrade_app::{
     App,
     genesis::{AppState, GenesisValidator},
     params::Params,
@@ -47,7 +52,7 @@ pub fn account_key(seed: u64) -> SigningKey {
 }
 
 /// A test validator.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TestValidator {
     /// Ed25519 consensus key.
     pub key: ed25519_consensus::SigningKey,
@@ -64,7 +69,7 @@ impl TestValidator {
         TestValidator {
             key,
             power,
-            operator: crate::client::address_of(&account_key(1_000_000 + u64::from(seed))),
+            operator: comrade_app::client::address_of(&account_key(1_000_000 + u64::from(seed))),
         }
     }
     /// CometBFT address.
@@ -91,6 +96,7 @@ pub fn genesis(balances: &[(Address, u128)], validators: &[TestValidator]) -> Ap
 }
 
 /// The mock-consensus harness.
+#[derive(Debug)]
 pub struct MockConsensus {
     /// The app under test.
     pub app: App,
@@ -120,7 +126,7 @@ impl MockConsensus {
     /// The account number of `a` in the latest committed state; an error if
     /// the account does not exist.
     pub fn account_number(&self, a: &Address) -> Result<u64> {
-        use crate::state::AuthStateReadExt as _;
+        use comrade_bank::auth::AuthRead as _;
         let snap = self.app.storage().latest_snapshot();
         let account = self
             .app
@@ -201,15 +207,35 @@ impl MockConsensus {
             status == ProposalStatus::Accept,
             "app rejected its own proposal at {height}"
         );
+        let last_commit = self.last_commit_info();
         self.extend_votes(height)?;
-        self.finalize(txs, height)
+        self.finalize_with(txs, height, last_commit)
+    }
+
+    /// The last commit as ProcessProposal and FinalizeBlock see it: the
+    /// votes of the extended commit injected into this height's proposal,
+    /// without their extensions (CometBFT sends the same votes to
+    /// PrepareProposal, ProcessProposal and FinalizeBlock).
+    pub fn last_commit_info(&self) -> CommitInfo {
+        let ext = self.local_last_commit();
+        CommitInfo {
+            round: ext.round,
+            votes: ext
+                .votes
+                .iter()
+                .map(|v| VoteInfo {
+                    validator: v.validator.clone(),
+                    block_id_flag: v.block_id_flag,
+                })
+                .collect(),
+        }
     }
 
     /// Calls ProcessProposal with the given txs.
     pub fn process(&self, txs: Vec<Vec<u8>>, height: i64) -> Result<ProposalStatus> {
         let r = self.app.process_proposal(RequestProcessProposal {
             txs: txs.into_iter().map(Into::into).collect(),
-            proposed_last_commit: None,
+            proposed_last_commit: Some(self.last_commit_info()),
             misbehavior: Vec::new(),
             hash: Default::default(),
             height,
@@ -220,24 +246,22 @@ impl MockConsensus {
         ProposalStatus::try_from(r.status).context("bad status")
     }
 
-    /// Calls FinalizeBlock with exactly these txs.
+    /// Calls FinalizeBlock with exactly these txs (and the last commit the
+    /// harness holds now).
     pub fn finalize(&self, txs: Vec<Vec<u8>>, height: i64) -> Result<ResponseFinalizeBlock> {
+        self.finalize_with(txs, height, self.last_commit_info())
+    }
+
+    /// Calls FinalizeBlock with exactly these txs and this last commit.
+    pub fn finalize_with(
+        &self,
+        txs: Vec<Vec<u8>>,
+        height: i64,
+        last_commit: CommitInfo,
+    ) -> Result<ResponseFinalizeBlock> {
         self.app.finalize_block(RequestFinalizeBlock {
             txs: txs.into_iter().map(Into::into).collect(),
-            decided_last_commit: Some(CommitInfo {
-                round: 0,
-                votes: self
-                    .validators
-                    .iter()
-                    .map(|v| VoteInfo {
-                        validator: Some(Validator {
-                            address: v.address().to_vec().into(),
-                            power: v.power,
-                        }),
-                        block_id_flag: BlockIdFlag::Commit as i32,
-                    })
-                    .collect(),
-            }),
+            decided_last_commit: Some(last_commit),
             misbehavior: Vec::new(),
             hash: Default::default(),
             height,

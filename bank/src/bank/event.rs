@@ -1,0 +1,66 @@
+//! The bank's typed events.
+
+use comrade_primitives::{Address, Amount, component::TypedEvent};
+
+/// Funds moved by `MsgSend`. Its ABCI type is the Cosmos SDK's `transfer`
+/// (not `EventCoinsTransferred`) because explorers and wallets index that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCoinsTransferred {
+    /// Sender.
+    pub sender: Address,
+    /// Recipient.
+    pub recipient: Address,
+    /// Amount in base units.
+    pub amount: Amount,
+    /// The native denom.
+    pub denom: String,
+}
+
+impl TypedEvent for EventCoinsTransferred {
+    const KIND: &'static str = "transfer";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("sender", self.sender.to_string(), true),
+            ("recipient", self.recipient.to_string(), true),
+            ("amount", format!("{}{}", self.amount, self.denom), false),
+        ]
+    }
+}
+
+/// New funds minted (by the bridge, for a verified deposit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCoinsMinted {
+    /// Recipient.
+    pub recipient: Address,
+    /// Amount in base units.
+    pub amount: Amount,
+}
+
+impl TypedEvent for EventCoinsMinted {
+    const KIND: &'static str = "EventCoinsMinted";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("recipient", self.recipient.to_string(), true),
+            ("amount", self.amount.to_string(), false),
+        ]
+    }
+}
+
+/// Funds burned (by the bridge, for a withdrawal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCoinsBurned {
+    /// Whose funds.
+    pub owner: Address,
+    /// Amount in base units.
+    pub amount: Amount,
+}
+
+impl TypedEvent for EventCoinsBurned {
+    const KIND: &'static str = "EventCoinsBurned";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("owner", self.owner.to_string(), true),
+            ("amount", self.amount.to_string(), false),
+        ]
+    }
+}
