@@ -13,8 +13,8 @@ use comrade_app::{
     client::{SignOptions, address_of, msg_send, sign_tx},
     vote_ext,
 };
-use comrade_test_utils::{MockConsensus, TestValidator, account_key, genesis};
 use comrade_primitives::Address;
+use comrade_test_utils::{MockConsensus, TestValidator, account_key, genesis};
 use cosmrs::proto::cosmos::tx::v1beta1::{AuthInfo, SignDoc, TxBody, TxRaw};
 use k256::ecdsa::SigningKey;
 use k256::ecdsa::{Signature, VerifyingKey, signature::Verifier};

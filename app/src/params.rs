@@ -133,11 +133,7 @@ impl TryFrom<&Params> for ChainParams {
 
     fn try_from(p: &Params) -> Result<Self, String> {
         let bank = BankParams::new(p.denom.clone(), p.decimals).map_err(|e| e.to_string())?;
-        let fees = FeeParams::new(
-            p.min_fee_base()?,
-            p.min_fee_per_byte()?,
-            p.treasury_fee_bps,
-        )?;
+        let fees = FeeParams::new(p.min_fee_base()?, p.min_fee_per_byte()?, p.treasury_fee_bps)?;
         if !(256..=4 * 1024 * 1024).contains(&p.max_tx_bytes) {
             return Err(format!(
                 "max_tx_bytes {} must be between 256 and 4194304",

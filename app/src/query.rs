@@ -107,7 +107,10 @@ pub async fn handle(storage: &Storage, req: RequestQuery) -> ResponseQuery {
 
 async fn dispatch(s: &Snapshot, req: &RequestQuery) -> Result<ResponseQuery, ExecError> {
     let internal = |e: anyhow::Error| {
-        ExecError::Internal(comrade_primitives::InternalError::storage("answering a query", e))
+        ExecError::Internal(comrade_primitives::InternalError::storage(
+            "answering a query",
+            e,
+        ))
     };
     if let Some(key) = req.path.strip_prefix("store/") {
         return raw(s, key, req.prove).await.map_err(internal);

@@ -8,4 +8,10 @@
 //! plumbing that will carry bridge signatures lives in `comrade-app` and
 //! carries an empty signature list until this crate is filled in.
 //!
-//! Must not depend on `comrade-consensus` or `comrade-inference`.
+//! Built on the module layout of `docs/architecture.md`: it will move funds
+//! only through the bank capability of `comrade-bank` (`BankWrite::mint` for
+//! verified deposits, `BankWrite::burn` for withdrawals), never through raw
+//! balance keys; `tests/it` shows that capability working from this crate.
+//!
+//! Must not depend on `comrade-app`, `comrade-consensus` or
+//! `comrade-inference`.

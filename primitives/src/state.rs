@@ -24,12 +24,14 @@ pub trait StateReadProto: StateRead {
     async fn get_proto<M: Message + Default>(&self, key: &str) -> Result<Option<M>, InternalError> {
         match self.get_bytes(key).await? {
             None => Ok(None),
-            Some(bytes) => M::decode(bytes.as_slice())
-                .map(Some)
-                .map_err(|e| InternalError::Corrupt {
-                    key: key.to_string(),
-                    reason: e.to_string(),
-                }),
+            Some(bytes) => {
+                M::decode(bytes.as_slice())
+                    .map(Some)
+                    .map_err(|e| InternalError::Corrupt {
+                        key: key.to_string(),
+                        reason: e.to_string(),
+                    })
+            }
         }
     }
 

@@ -184,7 +184,13 @@ mod tests {
         };
         let p = prepare("c", &prep).unwrap_or_default();
         let f = finalize("c", &fin).unwrap_or_default();
-        assert_eq!(p.time, Some(BlockTime { seconds: 1_700_000_000, nanos: 5 }));
+        assert_eq!(
+            p.time,
+            Some(BlockTime {
+                seconds: 1_700_000_000,
+                nanos: 5
+            })
+        );
         assert_eq!(p.last_commit[0].flag, VoteFlag::Commit);
         assert!(p.same_inputs_as(&f));
         // Once a module read the (unknown) hash, the execution is not reusable.

@@ -15,8 +15,8 @@ use super::{
     tx_result,
 };
 use crate::{
-    error::ExecError, params::ChainParams, read_cache::CachedSnapshot,
-    state::AppStateReadExt as _, vote_ext,
+    error::ExecError, params::ChainParams, read_cache::CachedSnapshot, state::AppStateReadExt as _,
+    vote_ext,
 };
 
 impl App {
@@ -37,8 +37,12 @@ impl App {
             .skip(usize::from(skip_first))
             .map(|t| t.as_ref())
             .collect();
-        let predecoded =
-            self.predecode(&snapshot, &user_txs, &block.chain_id, params.tx.max_tx_bytes)?;
+        let predecoded = self.predecode(
+            &snapshot,
+            &user_txs,
+            &block.chain_id,
+            params.tx.max_tx_bytes,
+        )?;
         let (state, results) = self.block_on(async {
             let mut state = begin_block(snapshot, &params, block).await?;
             let ctx = self.exec_context(block, &params);
@@ -108,7 +112,10 @@ impl App {
         let block = context::finalize(&chain_id, &req)?;
         let expected = self.committed_height().saturating_add(1);
         if block.height != expected {
-            bail!("FinalizeBlock for height {}, expected {expected}", block.height);
+            bail!(
+                "FinalizeBlock for height {}, expected {expected}",
+                block.height
+            );
         }
         let snapshot = self.snapshot();
         let base_version = snapshot.version();

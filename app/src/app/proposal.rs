@@ -12,10 +12,7 @@ use tendermint_proto::v0_38::abci::{
 
 use super::{App, context, ok_result, pipeline::begin_block};
 use crate::{
-    error::ExecError,
-    state::AppStateReadExt as _,
-    validators::ValidatorsRead as _,
-    vote_ext,
+    error::ExecError, state::AppStateReadExt as _, validators::ValidatorsRead as _, vote_ext,
 };
 
 impl App {
@@ -151,7 +148,11 @@ impl App {
             .skip(1)
             .find(|(_, r)| r.code != 0)
         {
-            tracing::warn!(height = block.height, "rejecting proposal: tx {i}: {}", r.log);
+            tracing::warn!(
+                height = block.height,
+                "rejecting proposal: tx {i}: {}",
+                r.log
+            );
             return Ok(accept(false));
         }
         self.finish_optimistic(state, &params, block, base_version, &req.txs, results);

@@ -20,7 +20,9 @@ pub use error::FeeError;
 pub use event::EventFeesDistributed;
 pub use params::FeeParams;
 
-use crate::{genesis::module_accounts, state::AppStateReadExt as _, validators::ValidatorsRead as _};
+use crate::{
+    genesis::module_accounts, state::AppStateReadExt as _, validators::ValidatorsRead as _,
+};
 
 /// The fee component: splits the fee collector's balance at every block's
 /// end.
@@ -35,10 +37,7 @@ impl Component for Fees {
         Ok(())
     }
 
-    async fn end_block<S: StateWrite>(
-        state: &mut S,
-        _ctx: &BlockContext,
-    ) -> Result<(), ExecError> {
+    async fn end_block<S: StateWrite>(state: &mut S, _ctx: &BlockContext) -> Result<(), ExecError> {
         let params = state.chain_params()?;
         distribute_fees(state, &params.fees).await
     }
@@ -78,7 +77,11 @@ pub async fn pay_fee<S: StateWrite>(
     amount: Amount,
 ) -> Result<(), ExecError> {
     state
-        .transfer(payer, &Address::module(module_accounts::FEE_COLLECTOR), amount)
+        .transfer(
+            payer,
+            &Address::module(module_accounts::FEE_COLLECTOR),
+            amount,
+        )
         .await
 }
 
@@ -138,4 +141,85 @@ pub async fn distribute_fees<S: StateWrite>(
         treasury: to_treasury,
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{
+        genesis::{AppState, GenesisValidator},
+        params::{ChainParams, Params},
+        state::load_params,
+    };
+    use base64::Engine as _;
+    use cnidarium::{StateDelta, TempStorage};
+
+    /// A genesis state with two validators of power 1 and 3 and a funded
+    /// payer, and the payer.
+    async fn chain(storage: &TempStorage) -> (StateDelta<cnidarium::Snapshot>, Address) {
+        let payer = Address([9; 20]);
+        let validators = (1u8..=2)
+            .map(|i| GenesisValidator {
+                name: format!("v{i}"),
+                pub_key: base64::engine::general_purpose::STANDARD.encode(
+                    ed25519_consensus::SigningKey::from([i; 32])
+                        .verification_key()
+                        .to_bytes(),
+                ),
+                power: if i == 1 { 1 } else { 3 },
+                operator: Address([i; 20]).to_string(),
+            })
+            .collect();
+        let g = AppState::dev(Params::default(), &[(payer, 1_000_000)], validators)
+            .validate()
+            .unwrap();
+        let mut state = StateDelta::new(storage.latest_snapshot());
+        load_params(&mut state, ChainParams::try_from(&g.params).unwrap());
+        crate::modules::init_chain(&mut state, &g.sections())
+            .await
+            .unwrap();
+        (state, payer)
+    }
+
+    #[tokio::test]
+    async fn fees_end_block_splits_collected_fees_by_power_and_treasury_share() {
+        let storage = TempStorage::new().await.unwrap();
+        let (mut state, payer) = chain(&storage).await;
+        pay_fee(&mut state, &payer, 10_001).await.unwrap();
+        let mut fork = StateDelta::new(&mut state);
+        Fees::end_block(&mut fork, &BlockContext::mempool("c", 1))
+            .await
+            .unwrap();
+        let (_, events) = fork.apply();
+        // 20% of 10,001 = 2,000 to the treasury; 8,001 split 1:3 rounded
+        // down (2,000 and 6,000); the remainder 1 also to the treasury.
+        let v1 = state.balance(&Address([1; 20])).await.unwrap();
+        let v2 = state.balance(&Address([2; 20])).await.unwrap();
+        let treasury = state
+            .balance(&Address::module(module_accounts::TREASURY))
+            .await
+            .unwrap();
+        assert_eq!((v1, v2, treasury), (2_000, 6_000, 2_001));
+        let collector = Address::module(module_accounts::FEE_COLLECTOR);
+        assert_eq!(state.balance(&collector).await.unwrap(), 0);
+        assert_eq!(state.supply().await.unwrap(), 1_000_000);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "EventFeesDistributed");
+    }
+
+    #[test]
+    fn fees_reject_foreign_denom_and_fee_below_minimum() {
+        let p = ChainParams::try_from(&Params::default()).unwrap();
+        let min = p.fees.min_fee(300);
+        assert!(check_fee(&p, "ucomrade", min, 300).is_ok());
+        assert!(matches!(
+            check_fee(&p, "ucomrade", min - 1, 300),
+            Err(FeeError::TooLow { .. })
+        ));
+        assert!(matches!(
+            check_fee(&p, "uatom", min, 300),
+            Err(FeeError::UnknownDenom { .. })
+        ));
+    }
 }

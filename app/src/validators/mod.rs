@@ -87,6 +87,9 @@ mod tests {
         assert_eq!(set.len(), 3);
         assert!(set.windows(2).all(|w| w[0].0 < w[1].0));
         let (addr, v) = &set[0];
-        assert_eq!(*addr, consensus_address(v.pub_key.as_slice().try_into().unwrap()));
+        assert_eq!(
+            *addr,
+            consensus_address(v.pub_key.as_slice().try_into().unwrap())
+        );
     }
 }

@@ -26,7 +26,12 @@ impl QueryService for ValidatorsQuery {
     ) -> Result<Option<QueryAnswer>, ExecError> {
         Ok(match method {
             "Validators" => Some(QueryAnswer::new(&pb::QueryValidatorsResponse {
-                validators: state.validators().await?.into_iter().map(|(_, v)| v).collect(),
+                validators: state
+                    .validators()
+                    .await?
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect(),
             })),
             _ => None,
         })

@@ -4,8 +4,8 @@ use comrade_app::{
     client::{SignOptions, address_of, msg_send, sign_tx},
     params::Params,
 };
-use comrade_test_utils::{MockConsensus, TestValidator, account_key, genesis};
 use comrade_primitives::Address;
+use comrade_test_utils::{MockConsensus, TestValidator, account_key, genesis};
 use k256::ecdsa::SigningKey;
 
 pub const CHAIN_ID: &str = "comrade-test-1";

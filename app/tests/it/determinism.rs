@@ -1,8 +1,6 @@
 //! Determinism and restarts.
 
-use comrade_app::{
-    client::address_of,
-};
+use comrade_app::client::address_of;
 use comrade_test_utils::{MockConsensus, account_key};
 
 use crate::common::*;

@@ -2,10 +2,7 @@
 //! or ProcessProposal did of the same block, and must answer exactly what
 //! executing the block again would.
 
-use comrade_app::{
-    client::address_of,
-    vote_ext,
-};
+use comrade_app::{client::address_of, vote_ext};
 use comrade_test_utils::{MockConsensus, account_key};
 use tendermint_proto::v0_38::abci::{
     RequestFinalizeBlock, RequestProcessProposal, ResponseFinalizeBlock,

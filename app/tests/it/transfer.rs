@@ -1,9 +1,6 @@
 //! A valid transfer and the fee split.
 
-use comrade_app::{
-    client::address_of,
-    genesis::module_accounts,
-};
+use comrade_app::{client::address_of, genesis::module_accounts};
 use comrade_bank::{auth::AuthRead as _, bank::BankRead as _};
 use comrade_primitives::Address;
 

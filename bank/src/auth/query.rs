@@ -28,9 +28,11 @@ impl QueryService for AuthQuery {
                 let r: pb::QueryAccountRequest = decode_request(data)?;
                 let a = request_address(&r.address)?;
                 let Some(account) = state.account(&a).await? else {
-                    return Err(
-                        TxError::new(QueryCode::NotFound, format!("account {a} not found")).into(),
-                    );
+                    return Err(TxError::new(
+                        QueryCode::NotFound,
+                        format!("account {a} not found"),
+                    )
+                    .into());
                 };
                 QueryAnswer::new(&pb::QueryAccountResponse {
                     account: Some(account),

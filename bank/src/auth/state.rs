@@ -88,9 +88,30 @@ mod tests {
         let storage = TempStorage::new().await.unwrap();
         let mut state = StateDelta::new(storage.latest_snapshot());
         let (a, b) = (Address([1; 20]), Address([2; 20]));
-        assert_eq!(state.get_or_create_account(&b).await.unwrap().account_number, 0);
-        assert_eq!(state.get_or_create_account(&a).await.unwrap().account_number, 1);
-        assert_eq!(state.get_or_create_account(&b).await.unwrap().account_number, 0);
+        assert_eq!(
+            state
+                .get_or_create_account(&b)
+                .await
+                .unwrap()
+                .account_number,
+            0
+        );
+        assert_eq!(
+            state
+                .get_or_create_account(&a)
+                .await
+                .unwrap()
+                .account_number,
+            1
+        );
+        assert_eq!(
+            state
+                .get_or_create_account(&b)
+                .await
+                .unwrap()
+                .account_number,
+            0
+        );
         assert_eq!(state.next_account_number().await.unwrap(), 2);
         let acc = state.account(&a).await.unwrap().unwrap();
         state.record_signed_tx(&a, acc, &[7; 33]).unwrap();

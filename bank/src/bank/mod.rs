@@ -36,9 +36,9 @@ impl Component for Bank {
         let mut sum: comrade_primitives::Amount = 0;
         for (address, amount) in &genesis.balances {
             state::put_balance(state, address, *amount);
-            sum = sum.checked_add(*amount).ok_or_else(|| {
-                InternalError::invariant("genesis balances overflow 2^128 - 1")
-            })?;
+            sum = sum
+                .checked_add(*amount)
+                .ok_or_else(|| InternalError::invariant("genesis balances overflow 2^128 - 1"))?;
         }
         if sum != genesis.total_supply {
             return Err(InternalError::invariant(format!(

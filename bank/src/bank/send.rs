@@ -124,19 +124,28 @@ mod tests {
         let a = Address([1; 20]);
         let b = Address([2; 20]).to_string();
         let code = |r: Result<MsgSend, TxError>| r.unwrap_err().code.value();
-        assert_eq!(code(MsgSend::decode(&[0xff; 3])), ResultCode::InvalidMessage.value());
+        assert_eq!(
+            code(MsgSend::decode(&[0xff; 3])),
+            ResultCode::InvalidMessage.value()
+        );
         assert_eq!(
             code(MsgSend::decode(&encoded(&a, "nope", &[("ucomrade", "1")]))),
             ResultCode::InvalidAddress.value()
         );
-        assert_eq!(code(MsgSend::decode(&encoded(&a, &b, &[]))), ResultCode::InvalidMessage.value());
+        assert_eq!(
+            code(MsgSend::decode(&encoded(&a, &b, &[]))),
+            ResultCode::InvalidMessage.value()
+        );
         assert_eq!(
             code(MsgSend::decode(&encoded(&a, &b, &[("ucomrade", "1e3")]))),
             ResultCode::AmountOverflow.value()
         );
         let m = MsgSend::decode(&encoded(&a, &b, &[("ucomrade", "0")])).unwrap();
         assert_eq!(m.signer(), a);
-        assert_eq!(m.check_stateless().unwrap_err().code.value(), ResultCode::InvalidMessage.value());
+        assert_eq!(
+            m.check_stateless().unwrap_err().code.value(),
+            ResultCode::InvalidMessage.value()
+        );
     }
 
     #[tokio::test]
@@ -153,10 +162,16 @@ mod tests {
             denom: denom.to_string(),
             amount: 30,
         };
-        let e = send("uatom").check_and_execute(&mut state, &ctx).await.unwrap_err();
+        let e = send("uatom")
+            .check_and_execute(&mut state, &ctx)
+            .await
+            .unwrap_err();
         assert!(matches!(e, ExecError::Tx(t) if t.code == ResultCode::UnknownDenom));
         let mut fork = StateDelta::new(&mut state);
-        send("ucomrade").check_and_execute(&mut fork, &ctx).await.unwrap();
+        send("ucomrade")
+            .check_and_execute(&mut fork, &ctx)
+            .await
+            .unwrap();
         let (_, events) = fork.apply();
         assert_eq!(state.balance(&b).await.unwrap(), 30);
         assert_eq!(events.len(), 1);

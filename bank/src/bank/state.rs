@@ -49,7 +49,11 @@ impl<T: StateRead + ?Sized> BankRead for T {}
 
 /// Sets the balance of `address` (deletes the key at zero). Private: it
 /// does not keep the supply.
-pub(crate) fn put_balance<S: StateWrite + ?Sized>(state: &mut S, address: &Address, amount: Amount) {
+pub(crate) fn put_balance<S: StateWrite + ?Sized>(
+    state: &mut S,
+    address: &Address,
+    amount: Amount,
+) {
     let key = state_key::balance(address);
     if amount == 0 {
         state.delete(key);
