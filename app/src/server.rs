@@ -124,40 +124,50 @@ fn spawn_connection(app: App, reader: Box<dyn Read + Send>, writer: Box<dyn Writ
 }
 
 /// Reads one varint-length-prefixed message; `Ok(None)` at a clean EOF.
+///
+/// The length varint (at most 10 bytes) is collected from the reader's
+/// buffer into a small array, one refill at a time, so a varint split across
+/// two reads of the socket decodes like any other; prost then decodes it.
 fn read_frame(r: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
-    let mut len: u64 = 0;
-    let mut shift = 0u32;
+    /// Longest varint encoding of a `u64`.
+    const MAX_VARINT_LEN: usize = 10;
+    let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidData, msg);
+    let mut varint = [0u8; MAX_VARINT_LEN];
+    let mut have = 0;
     loop {
-        let byte = {
-            let buf = r.fill_buf()?;
-            if buf.is_empty() {
-                if shift == 0 {
-                    return Ok(None);
-                }
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            if have == 0 {
+                return Ok(None);
             }
-            buf[0]
-        };
-        r.consume(1);
-        if shift > 63 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "varint too long",
-            ));
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        len |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
+        let room = MAX_VARINT_LEN.saturating_sub(have);
+        // Up to and including the varint's last byte (high bit clear), or
+        // all the buffer holds when it ends before that.
+        let (take, complete) = match buf.iter().take(room).position(|b| b & 0x80 == 0) {
+            Some(last) => (last.saturating_add(1), true),
+            None => (buf.len().min(room), false),
+        };
+        let end = have.saturating_add(take);
+        varint[have..end].copy_from_slice(&buf[..take]);
+        r.consume(take);
+        have = end;
+        if complete {
             break;
         }
-        shift = shift.saturating_add(7);
+        if have == MAX_VARINT_LEN {
+            return Err(invalid("varint too long".into()));
+        }
     }
-    if len > MAX_MESSAGE_BYTES {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("ABCI message of {len} bytes exceeds {MAX_MESSAGE_BYTES}"),
-        ));
+    let len = prost::decode_length_delimiter(&varint[..have])
+        .map_err(|e| invalid(format!("bad ABCI length prefix: {e}")))?;
+    if len > usize::try_from(MAX_MESSAGE_BYTES).unwrap_or(usize::MAX) {
+        return Err(invalid(format!(
+            "ABCI message of {len} bytes exceeds {MAX_MESSAGE_BYTES}"
+        )));
     }
-    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    let mut buf = vec![0u8; len];
     r.read_exact(&mut buf)?;
     Ok(Some(buf))
 }
@@ -218,4 +228,134 @@ pub fn dispatch(app: &App, request: Request) -> Response {
         }),
     };
     Response { value: Some(value) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufReader, Cursor, Read};
+
+    use super::*;
+
+    /// Hands out at most `step` bytes per `read`, like a socket that
+    /// delivers a frame in pieces.
+    struct Trickle {
+        data: Cursor<Vec<u8>>,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step);
+            self.data.read(&mut buf[..n])
+        }
+    }
+
+    /// `bytes` one byte per read, behind a one-byte buffer: every refill
+    /// holds a single byte.
+    fn bytewise(bytes: &[u8]) -> BufReader<Trickle> {
+        trickle(bytes, 1)
+    }
+
+    fn trickle(bytes: &[u8], step: usize) -> BufReader<Trickle> {
+        let data = Cursor::new(bytes.to_vec());
+        BufReader::with_capacity(step, Trickle { data, step })
+    }
+
+    fn framed(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in payloads {
+            prost::encode_length_delimiter(p.len(), &mut out).unwrap();
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    fn read_all(r: &mut impl BufRead) -> Vec<Vec<u8>> {
+        let mut frames = Vec::new();
+        while let Some(f) = read_frame(r).unwrap() {
+            frames.push(f);
+        }
+        frames
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        // 300 bytes need a two-byte length varint, 0 and 5 a one-byte one.
+        let long = vec![7u8; 300];
+        let payloads: [&[u8]; 3] = [b"hello", &[], &long];
+        let bytes = framed(&payloads);
+        assert_eq!(read_all(&mut bytes.as_slice()), payloads);
+
+        let request = Request {
+            value: Some(tendermint_proto::v0_38::abci::request::Value::Echo(
+                tendermint_proto::v0_38::abci::RequestEcho {
+                    message: "x".repeat(200),
+                },
+            )),
+        };
+        let bytes = request.encode_length_delimited_to_vec();
+        let frame = read_frame(&mut bytes.as_slice()).unwrap().unwrap();
+        assert_eq!(Request::decode(frame.as_slice()).unwrap(), request);
+    }
+
+    #[test]
+    fn varint_split_across_reads() {
+        // Length varints of 2, 3 and 1 bytes (200, 20000, 3).
+        let payloads: [&[u8]; 3] = [&[9; 200], &[1; 20_000], b"end"];
+        let bytes = framed(&payloads);
+        assert_eq!(read_all(&mut bytewise(&bytes)), payloads);
+        // Refills that end inside a varint at other offsets: the second
+        // frame's varint starts at byte 202.
+        for step in [2, 3, 4, 201, 203, 204] {
+            assert_eq!(read_all(&mut trickle(&bytes, step)), payloads, "{step}");
+        }
+    }
+
+    #[test]
+    fn oversize_and_overlong_lengths_are_rejected() {
+        let mut bytes = Vec::new();
+        let too_big = usize::try_from(MAX_MESSAGE_BYTES).unwrap() + 1;
+        prost::encode_length_delimiter(too_big, &mut bytes).unwrap();
+        let err = read_frame(&mut bytes.as_slice()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("exceeds"), "{err}");
+
+        // The largest accepted length passes the check (then the payload is
+        // missing).
+        let mut bytes = Vec::new();
+        let max = usize::try_from(MAX_MESSAGE_BYTES).unwrap();
+        prost::encode_length_delimiter(max, &mut bytes).unwrap();
+        let err = read_frame(&mut bytes.as_slice()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+
+        // More than ten varint bytes, and a tenth byte that overflows u64.
+        for bytes in [vec![0xff; 11], [vec![0xff; 9], vec![0x7f]].concat()] {
+            let mut r = bytewise(&bytes);
+            let err = read_frame(&mut r).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{bytes:?}");
+            let err = read_frame(&mut bytes.as_slice()).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn eof_at_a_frame_start_is_none_and_inside_a_frame_an_error() {
+        assert!(read_frame(&mut &b""[..]).unwrap().is_none());
+        let bytes = framed(&[b"one"]);
+        let mut r = bytes.as_slice();
+        assert_eq!(read_frame(&mut r).unwrap().unwrap(), b"one");
+        assert!(read_frame(&mut r).unwrap().is_none());
+
+        // EOF inside the varint (300 = 0xac 0x02), whole buffer or bytewise.
+        let eof = |bytes: &[u8]| {
+            let whole = read_frame(&mut &bytes[..]).unwrap_err().kind();
+            let split = read_frame(&mut bytewise(bytes)).unwrap_err().kind();
+            assert_eq!(whole, split);
+            whole
+        };
+        assert_eq!(eof(&[0xac]), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(eof(&[0xff; 9]), std::io::ErrorKind::UnexpectedEof);
+        // EOF inside the payload.
+        assert_eq!(eof(&[0xac, 0x02, 1, 2]), std::io::ErrorKind::UnexpectedEof);
+    }
 }

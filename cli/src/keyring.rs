@@ -32,6 +32,7 @@ use cosmrs::crypto::secp256k1::SigningKey;
 use rand::RngCore as _;
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// The Cosmos HD derivation path (coin type 118), account 0, index 0.
 pub const HD_PATH: &str = "m/44'/118'/0'/0/0";
@@ -182,51 +183,17 @@ struct Secret {
     mnemonic: Option<String>,
 }
 
+// A hand-written `Drop` because the workspace's `zeroize` is built without its
+// `derive` feature (no `ZeroizeOnDrop`).
 impl Drop for Secret {
     fn drop(&mut self) {
-        wipe_string(&mut self.private_key);
-        if let Some(m) = self.mnemonic.as_mut() {
-            wipe_string(m);
-        }
-    }
-}
-
-/// Overwrites a buffer with zeros; `black_box` keeps the compiler from
-/// eliding the dead store (best effort, without `unsafe`).
-fn wipe(buf: &mut [u8]) {
-    buf.fill(0);
-    std::hint::black_box(buf);
-}
-
-fn wipe_string(s: &mut String) {
-    let mut bytes = std::mem::take(s).into_bytes();
-    wipe(&mut bytes);
-}
-
-/// Secret bytes, wiped from memory on drop.
-struct Wiped<T: AsMut<[u8]>>(T);
-
-impl<T: AsMut<[u8]>> Drop for Wiped<T> {
-    fn drop(&mut self) {
-        wipe(self.0.as_mut());
-    }
-}
-
-impl<T: AsMut<[u8]>> std::ops::Deref for Wiped<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T: AsMut<[u8]>> std::ops::DerefMut for Wiped<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
+        self.private_key.zeroize();
+        self.mnemonic.zeroize();
     }
 }
 
 /// A 32-byte private key that is wiped from memory on drop.
-type PrivateKey = Wiped<[u8; 32]>;
+type PrivateKey = Zeroizing<[u8; 32]>;
 
 /// An encrypted file keyring rooted at `<home>/keyring`.
 #[derive(Debug, Clone)]
@@ -256,13 +223,13 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Keyring
 /// Derives the private key at [`HD_PATH`] from a mnemonic (empty BIP39
 /// passphrase).
 fn derive_private_key(mnemonic: &bip39::Mnemonic) -> Result<PrivateKey> {
-    let seed = Wiped(mnemonic.to_seed(""));
+    let seed = Zeroizing::new(mnemonic.to_seed(""));
     let path: DerivationPath = HD_PATH
         .parse()
         .map_err(|e| KeyringError::Crypto(format!("hd path: {e}")))?;
     let xprv = XPrv::derive_from_path(seed.as_slice(), &path)
         .map_err(|e| KeyringError::Crypto(format!("bip32 derivation: {e}")))?;
-    Ok(Wiped(xprv.private_key().to_bytes().into()))
+    Ok(Zeroizing::new(xprv.private_key().to_bytes().into()))
 }
 
 /// Parses a mnemonic (whitespace-normalised, English word list).
@@ -301,7 +268,7 @@ fn derive_cipher(passphrase: &str, salt: &[u8], p: KdfParams) -> Result<XChaCha2
     let params = argon2::Params::new(p.m_cost_kib, p.t_cost, p.p_cost, Some(32))
         .map_err(|e| KeyringError::Crypto(format!("argon2 params: {e}")))?;
     let argon = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let mut key = Wiped([0u8; 32]);
+    let mut key = Zeroizing::new([0u8; 32]);
     argon
         .hash_password_into(passphrase.as_bytes(), salt, key.as_mut_slice())
         .map_err(|e| KeyringError::Crypto(format!("argon2: {e}")))?;
@@ -359,7 +326,7 @@ impl Keyring {
     pub fn add(&self, name: &str, passphrase: &str) -> Result<(KeyInfo, String)> {
         self.path(name)?;
         check_passphrase(passphrase)?;
-        let mut entropy = Wiped([0u8; MNEMONIC_WORDS / 3 * 4]);
+        let mut entropy = Zeroizing::new([0u8; MNEMONIC_WORDS / 3 * 4]);
         OsRng.fill_bytes(entropy.as_mut_slice());
         let mnemonic =
             bip39::Mnemonic::from_entropy_in(bip39::Language::English, entropy.as_slice())
@@ -390,11 +357,11 @@ impl Keyring {
     ) -> Result<KeyInfo> {
         self.path(name)?;
         check_passphrase(passphrase)?;
-        let bytes = Wiped(
+        let bytes = Zeroizing::new(
             hex::decode(private_key_hex.trim())
                 .map_err(|e| KeyringError::InvalidPrivateKey(format!("not hex: {e}")))?,
         );
-        let key: PrivateKey = Wiped(bytes.as_slice().try_into().map_err(|_| {
+        let key: PrivateKey = Zeroizing::new(bytes.as_slice().try_into().map_err(|_| {
             KeyringError::InvalidPrivateKey(format!("{} bytes, expected 32", bytes.len()))
         })?);
         self.store(name, &key, None, passphrase)
@@ -417,7 +384,7 @@ impl Keyring {
         OsRng.fill_bytes(&mut salt);
         OsRng.fill_bytes(&mut nonce);
         let cipher = derive_cipher(passphrase, &salt, self.kdf)?;
-        let secret = Wiped(
+        let secret = Zeroizing::new(
             serde_json::to_vec(&Secret {
                 private_key: hex::encode(private_key),
                 mnemonic: mnemonic.map(str::to_string),
@@ -545,7 +512,7 @@ impl Keyring {
             .decode(&file.ciphertext)
             .map_err(|e| corrupt(format!("ciphertext: {e}")))?;
         let cipher = derive_cipher(passphrase, &salt, file.kdf_params)?;
-        let plain = Wiped(
+        let plain = Zeroizing::new(
             cipher
                 .decrypt(
                     XNonce::from_slice(&nonce),
@@ -558,8 +525,8 @@ impl Keyring {
         );
         let secret: Secret =
             serde_json::from_slice(&plain).map_err(|e| corrupt(format!("secret: {e}")))?;
-        let bytes = Wiped(hex::decode(&secret.private_key).unwrap_or_default());
-        let key: PrivateKey = Wiped(
+        let bytes = Zeroizing::new(hex::decode(&secret.private_key).unwrap_or_default());
+        let key: PrivateKey = Zeroizing::new(
             bytes
                 .as_slice()
                 .try_into()

@@ -186,35 +186,39 @@ impl NodePorts {
 /// Sets `key = value` (value is a TOML literal, e.g. `"\"500ms\""` or `true`)
 /// in `[section]` of a CometBFT `config.toml` (`""` = the top-level table).
 /// The key must already exist in that section (CometBFT writes all of them).
+///
+/// The edit goes through `toml_edit`, so everything else in the file (the
+/// comments CometBFT writes above each key, blank lines, the order of keys)
+/// is kept as it was; the edited value keeps its surrounding whitespace and
+/// any trailing comment on its line.
 pub(crate) fn set_toml(content: &str, section: &str, key: &str, value: &str) -> Result<String> {
-    let mut current = String::new();
-    let mut done = false;
-    let mut out = String::with_capacity(content.len().saturating_add(64));
-    for line in content.lines() {
-        let t = line.trim();
-        if t.starts_with('[') && t.ends_with(']') && !t.starts_with("[[") {
-            current = t
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .trim()
-                .to_string();
-        }
-        let is_key =
-            !done && current == section && t.split_once('=').is_some_and(|(k, _)| k.trim() == key);
-        if is_key {
-            out.push_str(&format!("{key} = {value}"));
-            done = true;
-        } else {
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    if !done {
-        return Err(LocalnetError::Config(format!(
+    let mut doc: toml_edit::DocumentMut = content
+        .parse()
+        .map_err(|e| LocalnetError::Config(format!("config.toml is not valid TOML: {e}")))?;
+    let mut new: toml_edit::Value = value
+        .parse()
+        .map_err(|e| LocalnetError::Config(format!("{value:?} is not a TOML value: {e}")))?;
+    let missing = || {
+        LocalnetError::Config(format!(
             "config.toml has no key {key:?} in section [{section}] (not a CometBFT v0.38 config?)"
-        )));
-    }
-    Ok(out)
+        ))
+    };
+    let table = if section.is_empty() {
+        doc.as_table_mut()
+    } else {
+        doc.get_mut(section)
+            .and_then(toml_edit::Item::as_table_mut)
+            .ok_or_else(missing)?
+    };
+    // Only a plain value counts: `rpc` at the top level is a table, and
+    // replacing it would drop the whole section.
+    let old = table
+        .get_mut(key)
+        .and_then(toml_edit::Item::as_value_mut)
+        .ok_or_else(missing)?;
+    *new.decor_mut() = old.decor().clone();
+    *old = new;
+    Ok(doc.to_string())
 }
 
 #[cfg(test)]
@@ -232,6 +236,62 @@ mod tests {
         let c = set_toml(&c, "", "proxy_app", "\"y\"").unwrap();
         assert!(c.starts_with("proxy_app = \"y\"\n"));
         assert!(set_toml(&c, "rpc", "nope", "1").is_err());
+    }
+
+    /// Each edit lands in its own table and nowhere else: a key of the same
+    /// name in another table stays as it was, and a key that exists only in
+    /// another table (or a table's name used as a key) is an error rather
+    /// than written where it does not belong.
+    #[test]
+    fn set_toml_writes_only_to_the_named_table() {
+        let c = "moniker = \"m\"\n[rpc]\nladdr = \"a\"\n[p2p]\nladdr = \"b\"\npex = true\n";
+        let out = set_toml(c, "rpc", "laddr", "\"r\"").unwrap();
+        let doc: toml_edit::DocumentMut = out.parse().unwrap();
+        assert_eq!(doc["rpc"]["laddr"].as_str(), Some("r"));
+        assert_eq!(doc["p2p"]["laddr"].as_str(), Some("b"));
+        assert!(doc.get("laddr").is_none(), "nothing added at the top level");
+
+        let out = set_toml(&out, "", "moniker", "\"n\"").unwrap();
+        let doc: toml_edit::DocumentMut = out.parse().unwrap();
+        assert_eq!(doc["moniker"].as_str(), Some("n"));
+        assert!(doc["rpc"].get("moniker").is_none());
+        assert!(doc["p2p"].get("moniker").is_none());
+
+        // `pex` is a p2p key, `laddr` exists only in sections, `rpc` is a table.
+        assert!(set_toml(&out, "rpc", "pex", "false").is_err());
+        assert!(set_toml(&out, "", "laddr", "\"x\"").is_err());
+        assert!(set_toml(&out, "", "rpc", "1").is_err());
+        assert!(set_toml(&out, "mempool", "size", "1").is_err());
+        assert!(set_toml(&out, "moniker", "x", "1").is_err());
+    }
+
+    /// CometBFT's comments, blank lines and key order survive an edit; only
+    /// the edited value changes (its trailing comment included).
+    #[test]
+    fn set_toml_preserves_comments_and_layout() {
+        let c = "# top comment\n\
+                 proxy_app = \"tcp://127.0.0.1:26658\"\n\
+                 \n\
+                 #######################################################\n\
+                 ###       P2P Configuration Options                 ###\n\
+                 #######################################################\n\
+                 [p2p]\n\
+                 \n\
+                 # Address to listen for incoming connections\n\
+                 laddr = \"tcp://0.0.0.0:26656\"\n\
+                 send_rate = 5120000 # bytes per second\n";
+        let out = set_toml(c, "p2p", "send_rate", "20480000").unwrap();
+        assert_eq!(
+            out,
+            c.replace("send_rate = 5120000 #", "send_rate = 20480000 #")
+        );
+        let out = set_toml(&out, "", "proxy_app", "\"kvstore\"").unwrap();
+        assert_eq!(
+            out,
+            c.replace("send_rate = 5120000 #", "send_rate = 20480000 #")
+                .replace("\"tcp://127.0.0.1:26658\"", "\"kvstore\"")
+        );
+        assert!(set_toml(&out, "p2p", "laddr", "not toml").is_err());
     }
 
     #[test]

@@ -112,14 +112,32 @@ pub(crate) fn pid_is_ours(pid: u32, dir: &Path) -> bool {
     cmdline.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Sends `signal` (`TERM`, `KILL`) to `pid` with `kill(1)` (no unsafe code).
+/// Sends `signal` (`"TERM"` or `"KILL"`) to `pid` with the `kill(2)` syscall
+/// (through rustix's safe wrapper).
+///
+/// Best effort, like the `kill(1)` it replaces: callers check afterwards
+/// whether the process is gone ([`pid_is_ours`], [`wait_gone`]), so a
+/// failure needs no report here. In particular `ESRCH` (no such process)
+/// only means it already exited between the caller's check and the signal.
+/// An unknown signal name, or a pid that is not a single process (`0` and
+/// values above `i32::MAX` would address a process group or every process),
+/// sends nothing.
 pub(crate) fn signal(pid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    use rustix::process::{Pid, Signal, kill_process};
+    let sig = match signal {
+        "TERM" => Signal::TERM,
+        "KILL" => Signal::KILL,
+        _ => return,
+    };
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else {
+        return;
+    };
+    match kill_process(pid, sig) {
+        Ok(()) | Err(rustix::io::Errno::SRCH) => {}
+        // EPERM and the like: the callers' liveness checks see the process
+        // still running and escalate or report, as they did with kill(1).
+        Err(_) => {}
+    }
 }
 
 /// A process this localnet started (or found in the pids file).
@@ -239,6 +257,32 @@ pub(crate) fn tail(path: &Path, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `signal` delivers TERM and KILL to a live process, sends nothing for
+    /// an unknown name, and a pid with no process behind it (ESRCH) is not
+    /// an error.
+    #[test]
+    fn signal_delivers_term_and_kill_and_tolerates_missing_processes() {
+        use std::os::unix::process::ExitStatusExt as _;
+        for (name, number) in [("TERM", 15), ("KILL", 9)] {
+            let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+            signal(child.id(), "NOSUCHSIGNAL");
+            assert!(child.try_wait().unwrap().is_none(), "still running");
+            signal(child.id(), name);
+            let status = child.wait().unwrap();
+            assert_eq!(status.signal(), Some(number), "{name}: {status}");
+        }
+        // Above Linux's largest pid_max (2^22), so never a live process.
+        let missing = i32::MAX;
+        assert_eq!(
+            rustix::process::kill_process(
+                rustix::process::Pid::from_raw(missing).expect("positive"),
+                rustix::process::Signal::TERM,
+            ),
+            Err(rustix::io::Errno::SRCH)
+        );
+        signal(missing.unsigned_abs(), "KILL");
+    }
 
     /// A process whose main thread exits on its own (the raw `exit` syscall,
     /// not `exit_group`) while another thread sleeps on: its main thread is
