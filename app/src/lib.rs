@@ -15,6 +15,12 @@
 //! floats, `HashMap` order, the network or a GPU: everything here is
 //! consensus-critical and must be deterministic.
 #![deny(clippy::arithmetic_side_effects)]
+#![deny(
+    clippy::dbg_macro,
+    clippy::print_stdout,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 
 pub mod app;
 pub mod client;

@@ -1,5 +1,5 @@
 //! Vote-extension plumbing: the versioned `VoteExtension` payload, the
-//! injected extended-commit tx (tx[0] of every proposal), and verification of
+//! injected extended-commit tx (`tx[0]` of every proposal), and verification of
 //! each extension's validator signature against the validator set.
 
 use comrade_primitives::{ResultCode, proto::app::v1 as pb};
@@ -69,7 +69,7 @@ pub fn decode_injected(tx: &[u8]) -> Result<ExtendedCommitInfo, TxError> {
     let body = tx.strip_prefix(INJECTED_TX_PREFIX).ok_or_else(|| {
         TxError::new(
             ResultCode::InjectedTxInvalid,
-            "tx[0] is not the extended commit",
+            "`tx[0]` is not the extended commit",
         )
     })?;
     ExtendedCommitInfo::decode(body).map_err(|e| {

@@ -20,6 +20,12 @@
 //! Must not depend on `app` or any module crate, nor read clocks,
 //! randomness, floats, `HashMap` order, the network or a GPU.
 #![deny(clippy::arithmetic_side_effects)]
+#![deny(
+    clippy::dbg_macro,
+    clippy::print_stdout,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 
 pub mod auth;
 pub mod bank;

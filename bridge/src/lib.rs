@@ -15,3 +15,9 @@
 //!
 //! Must not depend on `comrade-app`, `comrade-consensus` or
 //! `comrade-inference`.
+#![deny(
+    clippy::dbg_macro,
+    clippy::print_stdout,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]

@@ -35,16 +35,16 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize as _, Zeroizing};
 
 /// The Cosmos HD derivation path (coin type 118), account 0, index 0.
-pub const HD_PATH: &str = "m/44'/118'/0'/0/0";
+pub(crate) const HD_PATH: &str = "m/44'/118'/0'/0/0";
 
 /// The bech32 prefix of account addresses.
-pub const ADDRESS_PREFIX: &str = comrade_primitives::BECH32_PREFIX;
+pub(crate) const ADDRESS_PREFIX: &str = comrade_primitives::BECH32_PREFIX;
 
 /// Environment variable that supplies the keyring passphrase non-interactively.
-pub const PASSPHRASE_ENV: &str = "COMRADE_KEYRING_PASSPHRASE";
+pub(crate) const PASSPHRASE_ENV: &str = "COMRADE_KEYRING_PASSPHRASE";
 
 /// Version of the key file format written by this code.
-pub const KEY_FILE_VERSION: u32 = 1;
+pub(crate) const KEY_FILE_VERSION: u32 = 1;
 
 /// Largest Argon2id memory cost accepted from a key file (4 GiB).
 const MAX_KDF_MEMORY_KIB: u32 = 4 * 1024 * 1024;
@@ -52,11 +52,11 @@ const MAX_KDF_MEMORY_KIB: u32 = 4 * 1024 * 1024;
 const MAX_KDF_PASSES: u32 = 64;
 
 /// Words in a newly generated mnemonic (256 bits of entropy).
-pub const MNEMONIC_WORDS: usize = 24;
+pub(crate) const MNEMONIC_WORDS: usize = 24;
 
 /// Errors of the keyring.
 #[derive(Debug, thiserror::Error)]
-pub enum KeyringError {
+pub(crate) enum KeyringError {
     /// The key name is not 1–64 characters of `[a-zA-Z0-9_-]`.
     #[error("invalid key name {0:?}: use 1-64 characters from a-z, A-Z, 0-9, '_' and '-'")]
     InvalidName(String),
@@ -105,7 +105,7 @@ type Result<T, E = KeyringError> = std::result::Result<T, E>;
 
 /// The public description of a key; safe to print.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyInfo {
+pub(crate) struct KeyInfo {
     /// The key's name in the keyring.
     pub name: String,
     /// Bech32 account address (`comrade1…`).
@@ -116,7 +116,7 @@ pub struct KeyInfo {
 
 /// Argon2id cost parameters, stored in every key file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KdfParams {
+pub(crate) struct KdfParams {
     /// Memory cost in KiB.
     pub m_cost_kib: u32,
     /// Number of passes.
@@ -140,7 +140,7 @@ impl Default for KdfParams {
 impl KdfParams {
     /// Cheap parameters for tests and throwaway local networks only.
     #[allow(dead_code)] // API for tests and local-network tooling
-    pub const INSECURE_FAST: KdfParams = KdfParams {
+    pub(crate) const INSECURE_FAST: KdfParams = KdfParams {
         m_cost_kib: 64,
         t_cost: 1,
         p_cost: 1,
@@ -150,7 +150,7 @@ impl KdfParams {
 /// The on-disk JSON layout of `<home>/keyring/<name>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KeyFile {
+pub(crate) struct KeyFile {
     /// Format version ([`KEY_FILE_VERSION`]).
     pub version: u32,
     /// Key name; equals the file stem.
@@ -197,13 +197,13 @@ type PrivateKey = Zeroizing<[u8; 32]>;
 
 /// An encrypted file keyring rooted at `<home>/keyring`.
 #[derive(Debug, Clone)]
-pub struct Keyring {
+pub(crate) struct Keyring {
     dir: PathBuf,
     kdf: KdfParams,
 }
 
 /// Checks a key name: 1–64 characters of `[a-zA-Z0-9_-]`.
-pub fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     let ok = (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -233,7 +233,7 @@ fn derive_private_key(mnemonic: &bip39::Mnemonic) -> Result<PrivateKey> {
 }
 
 /// Parses a mnemonic (whitespace-normalised, English word list).
-pub fn parse_mnemonic(phrase: &str) -> Result<bip39::Mnemonic> {
+pub(crate) fn parse_mnemonic(phrase: &str) -> Result<bip39::Mnemonic> {
     let normalized = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
     bip39::Mnemonic::parse_in_normalized(bip39::Language::English, &normalized)
         .map_err(|e| KeyringError::InvalidMnemonic(e.to_string()))
@@ -253,7 +253,7 @@ fn public_parts(private_key: &[u8; 32]) -> Result<(SigningKey, String, String)> 
 
 /// The account address of the key a mnemonic derives, without storing it.
 #[allow(dead_code)] // API for tests and local-network tooling
-pub fn address_from_mnemonic(phrase: &str) -> Result<String> {
+pub(crate) fn address_from_mnemonic(phrase: &str) -> Result<String> {
     let m = parse_mnemonic(phrase)?;
     let key = derive_private_key(&m)?;
     let (_, address, _) = public_parts(&key)?;
@@ -286,7 +286,7 @@ fn check_passphrase(passphrase: &str) -> Result<()> {
 
 impl Keyring {
     /// Opens (creating if needed, mode `0700`) the keyring at `<home>/keyring`.
-    pub fn open(home: &Path) -> Result<Self> {
+    pub(crate) fn open(home: &Path) -> Result<Self> {
         let dir = home.join("keyring");
         fs::create_dir_all(&dir).map_err(io("cannot create keyring directory", &dir))?;
         #[cfg(unix)]
@@ -305,13 +305,13 @@ impl Keyring {
     /// uses the parameters stored in each file). Lower them only for tests and
     /// throwaway local networks ([`KdfParams::INSECURE_FAST`]).
     #[allow(dead_code)] // API for tests and local-network tooling
-    pub fn with_kdf_params(mut self, kdf: KdfParams) -> Self {
+    pub(crate) fn with_kdf_params(mut self, kdf: KdfParams) -> Self {
         self.kdf = kdf;
         self
     }
 
     /// The keyring directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -323,7 +323,7 @@ impl Keyring {
     /// Generates a new key from a fresh 24-word mnemonic and stores it.
     /// Returns the key and the mnemonic, which the caller must show the user
     /// once: it is the only way to recover the key without the passphrase.
-    pub fn add(&self, name: &str, passphrase: &str) -> Result<(KeyInfo, String)> {
+    pub(crate) fn add(&self, name: &str, passphrase: &str) -> Result<(KeyInfo, String)> {
         self.path(name)?;
         check_passphrase(passphrase)?;
         let mut entropy = Zeroizing::new([0u8; MNEMONIC_WORDS / 3 * 4]);
@@ -338,7 +338,7 @@ impl Keyring {
     }
 
     /// Recovers a key from a BIP39 mnemonic and stores it (with the mnemonic).
-    pub fn import_mnemonic(&self, name: &str, mnemonic: &str, passphrase: &str) -> Result<KeyInfo> {
+    pub(crate) fn import_mnemonic(&self, name: &str, mnemonic: &str, passphrase: &str) -> Result<KeyInfo> {
         self.path(name)?;
         check_passphrase(passphrase)?;
         let m = parse_mnemonic(mnemonic)?;
@@ -349,7 +349,7 @@ impl Keyring {
 
     /// Stores a raw 32-byte secp256k1 private key given as hex (what
     /// [`Keyring::export`] returns for keys without a mnemonic).
-    pub fn import_private_key(
+    pub(crate) fn import_private_key(
         &self,
         name: &str,
         private_key_hex: &str,
@@ -543,7 +543,7 @@ impl Keyring {
 
     /// All keys, sorted by name. Files that are not key files are skipped;
     /// unreadable key files are an error.
-    pub fn list(&self) -> Result<Vec<KeyInfo>> {
+    pub(crate) fn list(&self) -> Result<Vec<KeyInfo>> {
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(io("cannot read", &self.dir))? {
             let entry = entry.map_err(io("cannot read", &self.dir))?;
@@ -560,7 +560,7 @@ impl Keyring {
     }
 
     /// The public description of one key (no passphrase needed).
-    pub fn show(&self, name: &str) -> Result<KeyInfo> {
+    pub(crate) fn show(&self, name: &str) -> Result<KeyInfo> {
         let (_, file) = self.load(name)?;
         Ok(KeyInfo {
             name: file.name,
@@ -570,7 +570,7 @@ impl Keyring {
     }
 
     /// Deletes a key file. Without its mnemonic or an export the key is lost.
-    pub fn delete(&self, name: &str) -> Result<()> {
+    pub(crate) fn delete(&self, name: &str) -> Result<()> {
         let (path, _) = self.load(name)?;
         fs::remove_file(&path).map_err(io("cannot delete", &path))
     }
@@ -578,7 +578,7 @@ impl Keyring {
     /// Decrypts and returns the key's secret for backup: the mnemonic when the
     /// key was created or imported from one, otherwise the 32-byte private
     /// key as 64 hex characters. Either form is accepted by `keys import`.
-    pub fn export(&self, name: &str, passphrase: &str) -> Result<String> {
+    pub(crate) fn export(&self, name: &str, passphrase: &str) -> Result<String> {
         let (_, key, secret) = self.decrypt(name, passphrase)?;
         Ok(match &secret.mnemonic {
             Some(m) => m.clone(),
@@ -588,7 +588,7 @@ impl Keyring {
 
     /// Decrypts the key and returns it ready to sign transactions
     /// (`comrade_app::client::sign_tx` takes this k256 type).
-    pub fn signing_key(&self, name: &str, passphrase: &str) -> Result<k256::ecdsa::SigningKey> {
+    pub(crate) fn signing_key(&self, name: &str, passphrase: &str) -> Result<k256::ecdsa::SigningKey> {
         let (_, key, _) = self.decrypt(name, passphrase)?;
         k256::ecdsa::SigningKey::from_slice(key.as_slice())
             .map_err(|e| KeyringError::InvalidPrivateKey(e.to_string()))
@@ -596,7 +596,7 @@ impl Keyring {
 
     /// Like [`Keyring::signing_key`], as cosmrs' signing key type.
     #[allow(dead_code)] // API for cosmrs-based signing
-    pub fn cosmrs_signing_key(&self, name: &str, passphrase: &str) -> Result<SigningKey> {
+    pub(crate) fn cosmrs_signing_key(&self, name: &str, passphrase: &str) -> Result<SigningKey> {
         Ok(self.decrypt(name, passphrase)?.0)
     }
 }

@@ -14,7 +14,7 @@ use crate::keyring::{KeyInfo, Keyring, PASSPHRASE_ENV};
 
 /// Key management commands.
 #[derive(Debug, clap::Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Create a new key from a fresh 24-word BIP39 mnemonic, or recover one
     /// with --recover.
     ///
@@ -72,7 +72,7 @@ pub enum KeysCommand {
 
 /// Runs a `keys` subcommand against the keyring in `<home>/keyring`.
 /// With `json`, results are printed as JSON objects (or an array for `list`).
-pub fn run(cmd: KeysCommand, home: &Path, json: bool) -> anyhow::Result<()> {
+pub(crate) fn run(cmd: KeysCommand, home: &Path, json: bool) -> anyhow::Result<()> {
     let keyring = Keyring::open(home)?;
     match cmd {
         KeysCommand::Add { name, recover } => {
@@ -197,7 +197,7 @@ fn print_info(info: &KeyInfo, json: bool) -> anyhow::Result<()> {
 /// The keyring passphrase: `COMRADE_KEYRING_PASSPHRASE` if set, else a hidden
 /// prompt on the terminal (twice when `confirm`). Empty passphrases are
 /// rejected.
-pub fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<String> {
+pub(crate) fn passphrase(prompt: &str, confirm: bool) -> anyhow::Result<String> {
     if let Ok(p) = std::env::var(PASSPHRASE_ENV) {
         if p.is_empty() {
             bail!("{PASSPHRASE_ENV} is set but empty: the keyring needs a non-empty passphrase");

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result, bail};
 
 /// Arguments of `comrade init`.
 #[derive(Debug, clap::Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Node name shown to peers (CometBFT moniker).
     #[arg(long, default_value = "comrade-node")]
     moniker: String,
@@ -15,7 +15,7 @@ pub struct InitArgs {
 
 /// Arguments of `comrade start`.
 #[derive(Debug, clap::Args)]
-pub struct StartArgs {
+pub(crate) struct StartArgs {
     /// Address the ABCI server listens on (CometBFT's `proxy_app`).
     #[arg(long, default_value = "127.0.0.1:26658")]
     abci_addr: String,
@@ -27,12 +27,12 @@ pub struct StartArgs {
 }
 
 /// Where the app keeps its state database inside a node home.
-pub fn state_path(home: &Path) -> PathBuf {
+pub(crate) fn state_path(home: &Path) -> PathBuf {
     home.join("data").join("comrade-state")
 }
 
 /// The project's cache directory (`$COMRADE_CACHE`, default `~/.cache/comrade`).
-pub fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("COMRADE_CACHE") {
         return PathBuf::from(d);
     }
@@ -44,7 +44,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// Finds the cometbft binary: on PATH, then in the project cache.
-pub fn find_cometbft() -> Result<PathBuf> {
+pub(crate) fn find_cometbft() -> Result<PathBuf> {
     if let Some(paths) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&paths) {
             let p = dir.join("cometbft");
@@ -64,7 +64,7 @@ pub fn find_cometbft() -> Result<PathBuf> {
 }
 
 /// `comrade init`.
-pub fn init(home: &Path, args: InitArgs, json: bool) -> Result<()> {
+pub(crate) fn init(home: &Path, args: InitArgs, json: bool) -> Result<()> {
     let cometbft = find_cometbft()?;
     let out = Command::new(&cometbft)
         .arg("init")
@@ -128,7 +128,7 @@ pub fn init(home: &Path, args: InitArgs, json: bool) -> Result<()> {
 }
 
 /// `comrade start`.
-pub fn start(home: &Path, args: StartArgs) -> Result<()> {
+pub(crate) fn start(home: &Path, args: StartArgs) -> Result<()> {
     let path = state_path(home);
     std::fs::create_dir_all(path.parent().unwrap_or(home))
         .with_context(|| format!("cannot create {}", path.display()))?;

@@ -16,7 +16,7 @@ use crate::keyring::Keyring;
 
 /// `comrade tx …`
 #[derive(Debug, clap::Subcommand)]
-pub enum TxCommand {
+pub(crate) enum TxCommand {
     /// Bank transactions.
     #[command(subcommand)]
     Bank(BankTx),
@@ -24,7 +24,7 @@ pub enum TxCommand {
 
 /// `comrade tx bank …`
 #[derive(Debug, clap::Subcommand)]
-pub enum BankTx {
+pub(crate) enum BankTx {
     /// Send native tokens: `comrade tx bank send <from-key> <to-address> <amount>`.
     ///
     /// The amount is in base units, optionally suffixed with the native denom
@@ -52,7 +52,7 @@ pub enum BankTx {
 
 /// `comrade query …`
 #[derive(Debug, clap::Subcommand)]
-pub enum QueryCommand {
+pub(crate) enum QueryCommand {
     /// Bank queries.
     #[command(subcommand)]
     Bank(BankQuery),
@@ -72,7 +72,7 @@ pub enum QueryCommand {
 
 /// `comrade query bank …`
 #[derive(Debug, clap::Subcommand)]
-pub enum BankQuery {
+pub(crate) enum BankQuery {
     /// Native-denom balance of an address.
     Balance {
         /// Address (`comrade1…`).
@@ -122,7 +122,7 @@ fn parse_address(s: &str) -> Result<Address> {
 }
 
 /// `comrade tx …`
-pub fn tx(
+pub(crate) fn tx(
     cmd: TxCommand,
     home: &Path,
     node: &str,
@@ -260,7 +260,7 @@ fn print_json_or(json: bool, value: serde_json::Value, text: impl FnOnce() -> St
 }
 
 /// `comrade query …`
-pub fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
+pub(crate) fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
     let rt = runtime()?;
     rt.block_on(async {
         let c = client(node)?;
@@ -373,7 +373,7 @@ pub fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
 }
 
 /// `comrade status`
-pub fn status(node: &str, json: bool) -> Result<()> {
+pub(crate) fn status(node: &str, json: bool) -> Result<()> {
     let rt = runtime()?;
     rt.block_on(async {
         let c = client(node)?;

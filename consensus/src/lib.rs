@@ -9,3 +9,9 @@
 //! empty verdict list until this crate is filled in.
 //!
 //! Must not depend on `comrade-bridge` or `comrade-inference`.
+#![deny(
+    clippy::dbg_macro,
+    clippy::print_stdout,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]

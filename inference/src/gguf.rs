@@ -583,6 +583,7 @@ pub mod writer {
     use super::GgufValue;
 
     /// A tensor to write: name, `ne` dims (fastest first), ggml type id, raw bytes.
+    #[derive(Debug)]
     pub struct RawTensor {
         /// Name.
         pub name: String,

@@ -314,10 +314,10 @@ mod avx2 {
     /// A tile job for `V3::vectorize`: its `call` is `inline(always)`, so the whole
     /// kernel is compiled inside the AVX2 context (a closure there may be outlined
     /// and then every intrinsic becomes a function call, ~20x slower).
-    pub struct Tile<'a> {
-        pub simd: V3,
-        pub m: &'a super::QMatrix,
-        pub rows: std::ops::Range<usize>,
+    pub(super) struct Tile<'a> {
+        pub(super) simd: V3,
+        pub(super) m: &'a super::QMatrix,
+        pub(super) rows: std::ops::Range<usize>,
         pub acts: &'a [QActs],
         pub out: &'a mut [f32],
     }

@@ -110,6 +110,7 @@ pub fn unpermute_rows(data: &[f32], rows: usize, cols: usize, n_heads: usize) ->
 }
 
 /// Weights from a GGUF file.
+#[allow(missing_debug_implementations)] // holds the whole parsed file
 pub struct GgufWeights<'a> {
     file: &'a GgufFile,
     config: ModelConfig,

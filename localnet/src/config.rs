@@ -16,7 +16,7 @@ pub const DEFAULT_CHAIN_ID: &str = "comrade-localnet";
 /// Ports reserved per node (see [`NodePorts`]).
 pub const PORTS_PER_NODE: u16 = 10;
 /// Most nodes a localnet may have.
-pub const MAX_NODES: usize = 32;
+pub(crate) const MAX_NODES: usize = 32;
 
 /// Which ABCI application the validators run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -10,7 +10,7 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// `$COMRADE_CACHE`, default `$HOME/.cache/comrade` (as the install scripts use).
-pub fn comrade_cache() -> PathBuf {
+pub(crate) fn comrade_cache() -> PathBuf {
     if let Some(c) = std::env::var_os("COMRADE_CACHE").filter(|c| !c.is_empty()) {
         return PathBuf::from(c);
     }

@@ -150,7 +150,7 @@ pub(crate) struct Proc {
 
 impl Proc {
     /// Whether it still runs; `Some(status)` once it exited.
-    pub fn exited(&mut self, dir: &Path) -> Option<String> {
+    pub(crate) fn exited(&mut self, dir: &Path) -> Option<String> {
         match &mut self.child {
             Some(c) => match c.try_wait() {
                 Ok(Some(s)) => Some(s.to_string()),
@@ -162,7 +162,7 @@ impl Proc {
     }
 
     /// Sends SIGKILL and waits (bounded) until it is gone.
-    pub fn kill(&mut self, dir: &Path) {
+    pub(crate) fn kill(&mut self, dir: &Path) {
         match &mut self.child {
             Some(c) => {
                 let _ = c.kill();

@@ -200,7 +200,10 @@ const CHARSET_REV: [u8; 128] = {
     let mut t = [255u8; 128];
     let mut i = 0;
     while i < 32 {
-        t[CHARSET[i] as usize] = i as u8;
+        // i < 32: the cast is exact (a const fn cannot use `try_from`).
+        #[allow(clippy::cast_possible_truncation)]
+        let v = i as u8;
+        t[CHARSET[i] as usize] = v;
         i += 1;
     }
     t

@@ -86,6 +86,8 @@ pub fn parse_amount(s: &str) -> Result<Amount, AmountError> {
 
 impl From<Amount> for pb::Amount {
     fn from(a: Amount) -> Self {
+        // Splitting into limbs: the truncation to 64 bits is the point.
+        #[allow(clippy::cast_possible_truncation)]
         pb::Amount {
             lo: a as u64,
             hi: (a >> 64) as u64,

@@ -16,6 +16,12 @@
 //!
 //! Must not do I/O (beyond the cnidarium state it is handed) or depend on
 //! any other crate of the workspace.
+#![deny(
+    clippy::dbg_macro,
+    clippy::print_stdout,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 
 pub mod address;
 pub mod amount;

@@ -55,10 +55,10 @@ impl App {
         Ok(vote_ext::verify_extended_commit(&info, &members, vote_height, chain_id).map(|_| ()))
     }
 
-    /// `PrepareProposal`: tx[0] is the injected extended commit; then the
+    /// `PrepareProposal`: `tx[0]` is the injected extended commit; then the
     /// mempool's txs that pass the pipeline, in order, within `max_tx_bytes`.
     /// The block is executed to its end on the way and kept (see
-    /// [`super::optimistic`]), so ProcessProposal and FinalizeBlock of this
+    /// `optimistic.rs`), so ProcessProposal and FinalizeBlock of this
     /// very proposal need not execute it again.
     pub fn prepare_proposal(&self, req: RequestPrepareProposal) -> Result<ResponsePrepareProposal> {
         let chain_id = self
@@ -106,7 +106,7 @@ impl App {
         Ok(ResponsePrepareProposal { txs: out })
     }
 
-    /// `ProcessProposal`: rejects a proposal whose tx[0] is not a valid
+    /// `ProcessProposal`: rejects a proposal whose `tx[0]` is not a valid
     /// extended commit or which holds any tx that fails the pipeline. An
     /// accepted proposal's execution is kept for FinalizeBlock; the
     /// proposer's own proposal reuses PrepareProposal's.

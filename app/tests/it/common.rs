@@ -8,10 +8,10 @@ use comrade_primitives::Address;
 use comrade_test_utils::{MockConsensus, TestValidator, account_key, genesis};
 use k256::ecdsa::SigningKey;
 
-pub const CHAIN_ID: &str = "comrade-test-1";
-pub const START_BALANCE: u128 = 1_000_000_000;
+pub(crate) const CHAIN_ID: &str = "comrade-test-1";
+pub(crate) const START_BALANCE: u128 = 1_000_000_000;
 
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub h: MockConsensus,
     pub alice: SigningKey,
     pub bob: SigningKey,
@@ -20,7 +20,7 @@ pub struct Fixture {
     pub _dir: tempfile::TempDir,
 }
 
-pub fn validators() -> Vec<TestValidator> {
+pub(crate) fn validators() -> Vec<TestValidator> {
     vec![
         TestValidator::new(0, 10),
         TestValidator::new(1, 20),
@@ -30,7 +30,7 @@ pub fn validators() -> Vec<TestValidator> {
 }
 
 /// A chain at `dir` whose genesis gives each of `keys` 10,000,000 `ucomrade`.
-pub fn funded_chain(dir: &std::path::Path, keys: &[SigningKey]) -> MockConsensus {
+pub(crate) fn funded_chain(dir: &std::path::Path, keys: &[SigningKey]) -> MockConsensus {
     let balances: Vec<_> = keys.iter().map(|k| (address_of(k), 10_000_000)).collect();
     MockConsensus::new(
         dir,
@@ -41,7 +41,7 @@ pub fn funded_chain(dir: &std::path::Path, keys: &[SigningKey]) -> MockConsensus
     .unwrap()
 }
 
-pub fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let alice = account_key(1);
     let bob = account_key(2);
@@ -64,9 +64,9 @@ pub fn fixture() -> Fixture {
 }
 
 /// A fee comfortably above the minimum.
-pub const FEE: u128 = 50_000;
+pub(crate) const FEE: u128 = 50_000;
 
-pub fn opts(account_number: u64, sequence: u64) -> SignOptions<'static> {
+pub(crate) fn opts(account_number: u64, sequence: u64) -> SignOptions<'static> {
     SignOptions {
         chain_id: CHAIN_ID,
         account_number,
@@ -77,7 +77,7 @@ pub fn opts(account_number: u64, sequence: u64) -> SignOptions<'static> {
     }
 }
 
-pub fn send(
+pub(crate) fn send(
     from: &SigningKey,
     to: &Address,
     amount: u128,
@@ -97,15 +97,15 @@ pub fn send(
     )
 }
 
-pub fn min_fee(size: usize) -> u128 {
+pub(crate) fn min_fee(size: usize) -> u128 {
     Params::default().min_fee(size)
 }
 
-pub fn account_number(h: &MockConsensus, a: &Address) -> u64 {
+pub(crate) fn account_number(h: &MockConsensus, a: &Address) -> u64 {
     h.account_number(a).unwrap()
 }
 
-pub fn sequence(h: &MockConsensus, a: &Address) -> u64 {
+pub(crate) fn sequence(h: &MockConsensus, a: &Address) -> u64 {
     use comrade_bank::auth::AuthRead as _;
     let snap = h.app.storage().latest_snapshot();
     h.app
@@ -115,7 +115,7 @@ pub fn sequence(h: &MockConsensus, a: &Address) -> u64 {
         .unwrap_or(0)
 }
 
-pub fn balance(h: &MockConsensus, a: &Address) -> u128 {
+pub(crate) fn balance(h: &MockConsensus, a: &Address) -> u128 {
     use comrade_bank::bank::BankRead as _;
     let snap = h.app.storage().latest_snapshot();
     h.app.block_on(snap.balance(a)).unwrap()

@@ -11,16 +11,16 @@ use tendermint_rpc::{Client as _, HttpClient};
 static LOCK: Mutex<()> = Mutex::new(());
 
 /// Takes the global e2e lock (for tests that do not use [`TestNet`]).
-pub fn serial() -> MutexGuard<'static, ()> {
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Chain id of the test localnets.
-pub const CHAIN_ID: &str = "comrade-e2e";
+pub(crate) const CHAIN_ID: &str = "comrade-e2e";
 
 /// A running 4-validator localnet in a temp dir. Dropping it kills every
 /// process (also when the test panics) and prints the log tails on failure.
-pub struct TestNet {
+pub(crate) struct TestNet {
     pub net: Localnet,
     name: String,
     dir: Option<tempfile::TempDir>,
@@ -30,12 +30,12 @@ pub struct TestNet {
 impl TestNet {
     /// Generates and starts a localnet for test `name` on port slot `slot`
     /// (ports 21000 + 100·slot …), and waits for height 2 on every node.
-    pub async fn start(name: &str, slot: u16) -> TestNet {
+    pub(crate) async fn start(name: &str, slot: u16) -> TestNet {
         Self::start_with(name, slot, |_| {}).await
     }
 
     /// [`TestNet::start`] with the config adjusted by `edit` first.
-    pub async fn start_with(
+    pub(crate) async fn start_with(
         name: &str,
         slot: u16,
         edit: impl FnOnce(&mut LocalnetConfig),
@@ -69,7 +69,7 @@ impl TestNet {
     }
 
     /// Waits until every running node reaches `height`.
-    pub async fn wait_all(&mut self, height: u64, secs: u64) {
+    pub(crate) async fn wait_all(&mut self, height: u64, secs: u64) {
         self.net
             .wait_for_height(height, Duration::from_secs(secs), &mut |_| {})
             .await
@@ -77,18 +77,18 @@ impl TestNet {
     }
 
     /// Waits until the given nodes reach `height`.
-    pub async fn wait_nodes(&mut self, nodes: &[usize], height: u64, secs: u64) {
+    pub(crate) async fn wait_nodes(&mut self, nodes: &[usize], height: u64, secs: u64) {
         self.net
             .wait_nodes_height(nodes, height, Duration::from_secs(secs), &mut |_| {})
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", self.name));
     }
 
-    pub fn client(&self, i: usize) -> HttpClient {
+    pub(crate) fn client(&self, i: usize) -> HttpClient {
         self.net.client(i).unwrap()
     }
 
-    pub async fn height(&self, i: usize) -> u64 {
+    pub(crate) async fn height(&self, i: usize) -> u64 {
         self.net.height(i).await.expect("node answers status")
     }
 }
@@ -118,13 +118,13 @@ impl Drop for TestNet {
 }
 
 /// The account of `a` as node `c` sees it.
-pub async fn account(c: &HttpClient, a: &Address) -> Account {
+pub(crate) async fn account(c: &HttpClient, a: &Address) -> Account {
     rpc::account(c, a).await.unwrap().expect("account exists")
 }
 
 /// Broadcasts `tx` (CheckTx must pass) and waits until it is in a block;
 /// returns (height, deliver code).
-pub async fn submit_and_wait(c: &HttpClient, tx: Vec<u8>) -> (u64, u32) {
+pub(crate) async fn submit_and_wait(c: &HttpClient, tx: Vec<u8>) -> (u64, u32) {
     let r = c.broadcast_tx_sync(tx).await.unwrap();
     assert_eq!(r.code.value(), 0, "CheckTx rejected the tx: {}", r.log);
     wait_committed(c, r.hash, Duration::from_secs(30))
@@ -133,7 +133,7 @@ pub async fn submit_and_wait(c: &HttpClient, tx: Vec<u8>) -> (u64, u32) {
 }
 
 /// Polls `/tx` until the tx is indexed; returns (height, deliver code).
-pub async fn wait_committed(
+pub(crate) async fn wait_committed(
     c: &HttpClient,
     hash: tendermint::Hash,
     timeout: Duration,
@@ -150,7 +150,7 @@ pub async fn wait_committed(
 }
 
 /// The header app hash of block `h` on node `c` (waits, bounded, for it).
-pub async fn header_app_hash(c: &HttpClient, h: u64) -> Vec<u8> {
+pub(crate) async fn header_app_hash(c: &HttpClient, h: u64) -> Vec<u8> {
     let height = tendermint::block::Height::try_from(h).unwrap();
     rpc::wait_header(c, height, Duration::from_secs(30))
         .await
