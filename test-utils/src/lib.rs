@@ -108,6 +108,10 @@ pub struct MockConsensus {
     pub validators: Vec<TestValidator>,
     /// Signed extensions of the last height, injected into the next proposal.
     pub last_commit: Option<ExtendedCommitInfo>,
+    /// The height `last_commit` was extended at, and the commit before it:
+    /// ProcessProposal and FinalizeBlock of height `h` see the commit of
+    /// `h - 1` even after `extend_votes(h)` has run.
+    commits: Vec<(i64, ExtendedCommitInfo)>,
     /// Genesis app_state bytes.
     genesis_bytes: Vec<u8>,
 }
@@ -150,6 +154,7 @@ impl MockConsensus {
             chain_id: chain_id.to_string(),
             validators,
             last_commit: None,
+            commits: Vec::new(),
             genesis_bytes,
         };
         h.init_chain()?;
@@ -207,17 +212,30 @@ impl MockConsensus {
             status == ProposalStatus::Accept,
             "app rejected its own proposal at {height}"
         );
-        let last_commit = self.last_commit_info();
         self.extend_votes(height)?;
-        self.finalize_with(txs, height, last_commit)
+        self.finalize(txs, height)
     }
 
-    /// The last commit as ProcessProposal and FinalizeBlock see it: the
-    /// votes of the extended commit injected into this height's proposal,
-    /// without their extensions (CometBFT sends the same votes to
-    /// PrepareProposal, ProcessProposal and FinalizeBlock).
+    /// The last commit as ProcessProposal and FinalizeBlock of the next
+    /// height see it (see [`MockConsensus::commit_info_for`]).
     pub fn last_commit_info(&self) -> CommitInfo {
-        let ext = self.local_last_commit();
+        let next = i64::try_from(self.app.committed_height())
+            .unwrap_or(i64::MAX)
+            .saturating_add(1);
+        self.commit_info_for(next)
+    }
+
+    /// The last commit as ProcessProposal and FinalizeBlock of `height` see
+    /// it: the votes extended at `height - 1` (the ones injected into that
+    /// height's proposal), without their extensions. CometBFT sends the same
+    /// votes to PrepareProposal, ProcessProposal and FinalizeBlock.
+    pub fn commit_info_for(&self, height: i64) -> CommitInfo {
+        let ext = self
+            .commits
+            .iter()
+            .find(|(h, _)| *h == height.saturating_sub(1))
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default();
         CommitInfo {
             round: ext.round,
             votes: ext
@@ -235,7 +253,7 @@ impl MockConsensus {
     pub fn process(&self, txs: Vec<Vec<u8>>, height: i64) -> Result<ProposalStatus> {
         let r = self.app.process_proposal(RequestProcessProposal {
             txs: txs.into_iter().map(Into::into).collect(),
-            proposed_last_commit: Some(self.last_commit_info()),
+            proposed_last_commit: Some(self.commit_info_for(height)),
             misbehavior: Vec::new(),
             hash: Default::default(),
             height,
@@ -246,10 +264,10 @@ impl MockConsensus {
         ProposalStatus::try_from(r.status).context("bad status")
     }
 
-    /// Calls FinalizeBlock with exactly these txs (and the last commit the
-    /// harness holds now).
+    /// Calls FinalizeBlock with exactly these txs (and the commit of
+    /// `height - 1`).
     pub fn finalize(&self, txs: Vec<Vec<u8>>, height: i64) -> Result<ResponseFinalizeBlock> {
-        self.finalize_with(txs, height, self.last_commit_info())
+        self.finalize_with(txs, height, self.commit_info_for(height))
     }
 
     /// Calls FinalizeBlock with exactly these txs and this last commit.
@@ -306,7 +324,10 @@ impl MockConsensus {
                 block_id_flag: BlockIdFlag::Commit as i32,
             });
         }
-        self.last_commit = Some(ExtendedCommitInfo { round: 0, votes });
+        let commit = ExtendedCommitInfo { round: 0, votes };
+        self.commits.retain(|(h, _)| *h >= height.saturating_sub(1) && *h != height);
+        self.commits.push((height, commit.clone()));
+        self.last_commit = Some(commit);
         Ok(())
     }
 
@@ -319,6 +340,7 @@ impl MockConsensus {
             chain_id,
             validators,
             last_commit,
+            commits,
             genesis_bytes,
         } = self;
         drop(app);
@@ -328,6 +350,7 @@ impl MockConsensus {
             chain_id,
             validators,
             last_commit,
+            commits,
             genesis_bytes,
         })
     }

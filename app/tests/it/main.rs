@@ -11,3 +11,4 @@ mod query;
 mod server;
 mod transfer;
 mod wire;
+mod state_hash;
