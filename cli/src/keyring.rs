@@ -338,7 +338,12 @@ impl Keyring {
     }
 
     /// Recovers a key from a BIP39 mnemonic and stores it (with the mnemonic).
-    pub(crate) fn import_mnemonic(&self, name: &str, mnemonic: &str, passphrase: &str) -> Result<KeyInfo> {
+    pub(crate) fn import_mnemonic(
+        &self,
+        name: &str,
+        mnemonic: &str,
+        passphrase: &str,
+    ) -> Result<KeyInfo> {
         self.path(name)?;
         check_passphrase(passphrase)?;
         let m = parse_mnemonic(mnemonic)?;
@@ -588,7 +593,11 @@ impl Keyring {
 
     /// Decrypts the key and returns it ready to sign transactions
     /// (`comrade_app::client::sign_tx` takes this k256 type).
-    pub(crate) fn signing_key(&self, name: &str, passphrase: &str) -> Result<k256::ecdsa::SigningKey> {
+    pub(crate) fn signing_key(
+        &self,
+        name: &str,
+        passphrase: &str,
+    ) -> Result<k256::ecdsa::SigningKey> {
         let (_, key, _) = self.decrypt(name, passphrase)?;
         k256::ecdsa::SigningKey::from_slice(key.as_slice())
             .map_err(|e| KeyringError::InvalidPrivateKey(e.to_string()))

@@ -41,7 +41,7 @@ impl std::fmt::Debug for TestKey {
 /// The deterministic secp256k1 test key of `seed`: the first valid scalar
 /// of `sha256("comrade-test-account" || seed || counter)`. The localnet's
 /// faucet and funded accounts are these keys, so anyone can sign for them.
-pub(crate) fn account_key(seed: u64) -> SigningKey {
+pub fn account_key(seed: u64) -> SigningKey {
     use sha2::{Digest, Sha256};
     let mut counter = 0u64;
     loop {

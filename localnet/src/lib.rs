@@ -57,7 +57,7 @@ pub use config::{
 pub use error::LocalnetError;
 pub use find::{find_abci_cli, find_cometbft, find_comrade_bin};
 pub use genesis::{
-    FAUCET_BALANCE, FUNDED_ACCOUNT_BALANCE, TestKey, faucet_key, funded_account_key,
+    FAUCET_BALANCE, FUNDED_ACCOUNT_BALANCE, TestKey, account_key, faucet_key, funded_account_key,
 };
 pub use net::{Localnet, Manifest, NodeInfo, NodeStatus, down, logs};
 pub use process::PidFile;

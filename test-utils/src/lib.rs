@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, ensure};
 use base64::Engine as _;
 use comrade_primitives::Address;
-use k256::ecdsa::SigningKey;
 use tendermint_proto::v0_38::{
     abci::{
         CommitInfo, ExtendedCommitInfo, ExtendedVoteInfo, RequestExtendVote, RequestFinalizeBlock,
@@ -34,22 +33,9 @@ use comrade_app::{
     vote_ext,
 };
 
-/// A deterministic secp256k1 account key derived from `seed`.
-pub fn account_key(seed: u64) -> SigningKey {
-    use sha2::{Digest, Sha256};
-    let mut counter = 0u64;
-    loop {
-        let d = Sha256::new()
-            .chain_update(b"comrade-test-account")
-            .chain_update(seed.to_be_bytes())
-            .chain_update(counter.to_be_bytes())
-            .finalize();
-        if let Ok(k) = SigningKey::from_slice(&d) {
-            return k;
-        }
-        counter = counter.wrapping_add(1);
-    }
-}
+/// The deterministic secp256k1 test key of `seed` (the localnet's own
+/// derivation, so a key here is the same key there).
+pub use comrade_localnet::account_key;
 
 /// A test validator.
 #[derive(Clone, Debug)]
@@ -325,7 +311,8 @@ impl MockConsensus {
             });
         }
         let commit = ExtendedCommitInfo { round: 0, votes };
-        self.commits.retain(|(h, _)| *h >= height.saturating_sub(1) && *h != height);
+        self.commits
+            .retain(|(h, _)| *h >= height.saturating_sub(1) && *h != height);
         self.commits.push((height, commit.clone()));
         self.last_commit = Some(commit);
         Ok(())

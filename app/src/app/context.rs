@@ -103,37 +103,70 @@ fn height(h: i64) -> Result<u64> {
     u64::try_from(h).context("negative height")
 }
 
+/// The fields every consensus request carries, converted.
+struct Header<'a> {
+    height: i64,
+    time: Option<&'a Timestamp>,
+    proposer: &'a [u8],
+    hash: Option<&'a [u8]>,
+    votes: Vec<CommitVote>,
+    misbehavior: &'a [tendermint_proto::v0_38::abci::Misbehavior],
+}
+
+fn block(chain_id: &str, h: Header<'_>) -> Result<BlockContext> {
+    let mut ctx = BlockContext::mempool(chain_id, height(h.height)?)
+        .with_block_hash(h.hash.map(<[u8]>::to_vec));
+    ctx.time = time(h.time);
+    ctx.proposer = proposer(h.proposer)?;
+    ctx.last_commit = h.votes;
+    ctx.misbehavior = misbehavior(h.misbehavior)?;
+    Ok(ctx)
+}
+
 /// The context PrepareProposal executes its proposal under (the block hash
 /// is not known yet).
 pub(crate) fn prepare(chain_id: &str, req: &RequestPrepareProposal) -> Result<BlockContext> {
-    let mut ctx = BlockContext::mempool(chain_id, height(req.height)?);
-    ctx.time = time(req.time.as_ref());
-    ctx.proposer = proposer(&req.proposer_address)?;
-    ctx.last_commit = extended_votes(req.local_last_commit.as_ref())?;
-    ctx.misbehavior = misbehavior(&req.misbehavior)?;
-    Ok(ctx)
+    block(
+        chain_id,
+        Header {
+            height: req.height,
+            time: req.time.as_ref(),
+            proposer: &req.proposer_address,
+            hash: None,
+            votes: extended_votes(req.local_last_commit.as_ref())?,
+            misbehavior: &req.misbehavior,
+        },
+    )
 }
 
 /// The context of a proposal under ProcessProposal.
 pub(crate) fn process(chain_id: &str, req: &RequestProcessProposal) -> Result<BlockContext> {
-    let mut ctx = BlockContext::mempool(chain_id, height(req.height)?)
-        .with_block_hash(Some(req.hash.to_vec()));
-    ctx.time = time(req.time.as_ref());
-    ctx.proposer = proposer(&req.proposer_address)?;
-    ctx.last_commit = commit_votes(req.proposed_last_commit.as_ref())?;
-    ctx.misbehavior = misbehavior(&req.misbehavior)?;
-    Ok(ctx)
+    block(
+        chain_id,
+        Header {
+            height: req.height,
+            time: req.time.as_ref(),
+            proposer: &req.proposer_address,
+            hash: Some(&req.hash),
+            votes: commit_votes(req.proposed_last_commit.as_ref())?,
+            misbehavior: &req.misbehavior,
+        },
+    )
 }
 
 /// The context of the decided block under FinalizeBlock.
 pub(crate) fn finalize(chain_id: &str, req: &RequestFinalizeBlock) -> Result<BlockContext> {
-    let mut ctx = BlockContext::mempool(chain_id, height(req.height)?)
-        .with_block_hash(Some(req.hash.to_vec()));
-    ctx.time = time(req.time.as_ref());
-    ctx.proposer = proposer(&req.proposer_address)?;
-    ctx.last_commit = commit_votes(req.decided_last_commit.as_ref())?;
-    ctx.misbehavior = misbehavior(&req.misbehavior)?;
-    Ok(ctx)
+    block(
+        chain_id,
+        Header {
+            height: req.height,
+            time: req.time.as_ref(),
+            proposer: &req.proposer_address,
+            hash: Some(&req.hash),
+            votes: commit_votes(req.decided_last_commit.as_ref())?,
+            misbehavior: &req.misbehavior,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,6 @@ mod determinism;
 mod optimistic;
 mod query;
 mod server;
+mod state_hash;
 mod transfer;
 mod wire;
-mod state_hash;
