@@ -3,7 +3,7 @@
 //! payment, then the messages in order, on a forked state.
 
 use cnidarium::StateWrite;
-use comrade_bank::auth::{AuthRead as _, AuthWrite as _};
+use comrade_bank::auth::{AuthError, AuthRead as _, AuthWrite as _};
 use comrade_primitives::{ResultCode, component::BlockContext};
 
 use crate::{
@@ -61,28 +61,18 @@ pub async fn check_and_execute<S: StateWrite>(
 
     // Account, sequence, signature.
     let Some(account) = state.account(&tx.signer).await? else {
-        return reject(
-            ResultCode::AccountNotFound,
-            format!("account {} does not exist: fund it first", tx.signer),
-        );
+        return Err(AuthError::AccountNotFound(tx.signer).into());
     };
     if tx.sequence != account.sequence {
-        return reject(
-            ResultCode::WrongSequence,
-            format!(
-                "account sequence mismatch for {}: expected {}, got {}",
-                tx.signer, account.sequence, tx.sequence
-            ),
-        );
+        return Err(AuthError::WrongSequence {
+            address: tx.signer,
+            expected: account.sequence,
+            got: tx.sequence,
+        }
+        .into());
     }
     if !account.pub_key.is_empty() && account.pub_key != tx.pub_key {
-        return reject(
-            ResultCode::InvalidSigner,
-            format!(
-                "public key does not match the one registered for {}",
-                tx.signer
-            ),
-        );
+        return Err(AuthError::PubKeyMismatch(tx.signer).into());
     }
     let account_number = account.account_number;
     if verified_for != Some(account_number) {

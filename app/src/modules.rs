@@ -28,6 +28,7 @@ queries! {
 
 // Every module's error codes.
 codes! {
+    comrade_bank::auth::AuthError,
     comrade_bank::bank::BankError,
     crate::fees::FeeError,
 }

@@ -198,5 +198,6 @@ fn forward_signals(pid: u32, stopping: &std::sync::atomic::AtomicBool) {
         }
     });
     stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = Command::new("kill").arg(pid.to_string()).status();
+    // A cometbft already gone (ESRCH) is fine: `start` is waiting on it.
+    comrade_localnet::signal(pid, "TERM");
 }

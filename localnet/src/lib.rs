@@ -60,7 +60,7 @@ pub use genesis::{
     FAUCET_BALANCE, FUNDED_ACCOUNT_BALANCE, TestKey, account_key, faucet_key, funded_account_key,
 };
 pub use net::{Localnet, Manifest, NodeInfo, NodeStatus, down, logs};
-pub use process::PidFile;
+pub use process::{PidFile, signal};
 
 /// Result alias of this crate.
 pub type Result<T, E = LocalnetError> = std::result::Result<T, E>;

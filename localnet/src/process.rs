@@ -116,13 +116,13 @@ pub(crate) fn pid_is_ours(pid: u32, dir: &Path) -> bool {
 /// (through rustix's safe wrapper).
 ///
 /// Best effort, like the `kill(1)` it replaces: callers check afterwards
-/// whether the process is gone ([`pid_is_ours`], [`wait_gone`]), so a
+/// whether the process is gone (`pid_is_ours`, `wait_gone`), so a
 /// failure needs no report here. In particular `ESRCH` (no such process)
 /// only means it already exited between the caller's check and the signal.
 /// An unknown signal name, or a pid that is not a single process (`0` and
 /// values above `i32::MAX` would address a process group or every process),
 /// sends nothing.
-pub(crate) fn signal(pid: u32, signal: &str) {
+pub fn signal(pid: u32, signal: &str) {
     use rustix::process::{Pid, Signal, kill_process};
     let sig = match signal {
         "TERM" => Signal::TERM,

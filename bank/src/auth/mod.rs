@@ -2,6 +2,7 @@
 //! account with a number (assigned once, in creation order), a sequence
 //! (replay protection) and, after its first tx, its public key.
 
+pub mod error;
 pub mod genesis;
 pub mod query;
 pub mod state;
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 use cnidarium::StateWrite;
 use comrade_primitives::{ExecError, component::Component};
 
+pub use error::AuthError;
 pub use genesis::AuthGenesis;
 pub use state::{AuthRead, AuthWrite};
 
