@@ -39,12 +39,13 @@ pub async fn check_and_execute<S: StateWrite>(
 ) -> Result<u64, ExecError> {
     let p = ctx.params;
     let height = ctx.block.height;
-    if tx.memo_len as u64 > p.tx.max_memo_bytes {
+    if tx.memo_len as u64 > p.auth.max_memo_bytes() {
         return reject(
             ResultCode::MemoTooLong,
             format!(
                 "memo is {} bytes, max_memo_bytes is {}",
-                tx.memo_len, p.tx.max_memo_bytes
+                tx.memo_len,
+                p.auth.max_memo_bytes()
             ),
         );
     }

@@ -10,7 +10,7 @@
 //! ephemeral objects. No tx re-parses a parameter, and a missing or invalid
 //! one is never silently defaulted.
 
-use comrade_bank::bank::BankParams;
+use comrade_bank::{auth::AuthParams, bank::BankParams};
 use comrade_primitives::{Amount, parse_amount, proto::app::v1 as pb};
 use serde::{Deserialize, Serialize};
 
@@ -107,21 +107,12 @@ impl From<pb::Params> for Params {
     }
 }
 
-/// The tx envelope's limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxParams {
-    /// Maximum tx size in bytes.
-    pub max_tx_bytes: u64,
-    /// Maximum memo length in bytes.
-    pub max_memo_bytes: u64,
-}
-
 /// Every module's params, validated and typed. Built once per block (and
 /// once per mempool reset) from the stored record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainParams {
-    /// The envelope's limits.
-    pub tx: TxParams,
+    /// The envelope's limits (auth).
+    pub auth: AuthParams,
     /// The bank's denom and decimals.
     pub bank: BankParams,
     /// Minimum fees and the treasury's share.
@@ -134,23 +125,8 @@ impl TryFrom<&Params> for ChainParams {
     fn try_from(p: &Params) -> Result<Self, String> {
         let bank = BankParams::new(p.denom.clone(), p.decimals).map_err(|e| e.to_string())?;
         let fees = FeeParams::new(p.min_fee_base()?, p.min_fee_per_byte()?, p.treasury_fee_bps)?;
-        if !(256..=4 * 1024 * 1024).contains(&p.max_tx_bytes) {
-            return Err(format!(
-                "max_tx_bytes {} must be between 256 and 4194304",
-                p.max_tx_bytes
-            ));
-        }
-        if p.max_memo_bytes > p.max_tx_bytes {
-            return Err("max_memo_bytes exceeds max_tx_bytes".into());
-        }
-        Ok(ChainParams {
-            tx: TxParams {
-                max_tx_bytes: p.max_tx_bytes,
-                max_memo_bytes: p.max_memo_bytes,
-            },
-            bank,
-            fees,
-        })
+        let auth = AuthParams::new(p.max_tx_bytes, p.max_memo_bytes)?;
+        Ok(ChainParams { auth, bank, fees })
     }
 }
 

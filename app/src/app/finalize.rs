@@ -41,7 +41,7 @@ impl App {
             &snapshot,
             &user_txs,
             &block.chain_id,
-            params.tx.max_tx_bytes,
+            params.auth.max_tx_bytes(),
         )?;
         let (state, results) = self.block_on(async {
             let mut state = begin_block(snapshot, &params, block).await?;

@@ -63,7 +63,7 @@ impl App {
             let params = mempool.chain_params()?;
             let block = BlockContext::mempool(chain_id, self.committed_height().saturating_add(1));
             let ctx = self.exec_context(&block, &params);
-            let decoded = match tx::decode(&req.tx, params.tx.max_tx_bytes, &self.inner.keys) {
+            let decoded = match tx::decode(&req.tx, params.auth.max_tx_bytes(), &self.inner.keys) {
                 Ok(d) => d,
                 Err(e) => return Ok(rejected(&e)),
             };

@@ -87,7 +87,7 @@ impl App {
         ctx: &ExecContext<'_>,
         bytes: &[u8],
     ) -> Result<Vec<tendermint::abci::Event>, ExecError> {
-        let decoded = tx::decode(bytes, ctx.params.tx.max_tx_bytes, &self.inner.keys)?;
+        let decoded = tx::decode(bytes, ctx.params.auth.max_tx_bytes(), &self.inner.keys)?;
         self.deliver_decoded(state, ctx, &decoded, None).await
     }
 

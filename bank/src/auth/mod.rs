@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod genesis;
+pub mod params;
 pub mod query;
 pub mod state;
 pub mod state_key;
@@ -14,6 +15,7 @@ use comrade_primitives::{ExecError, component::Component};
 
 pub use error::AuthError;
 pub use genesis::AuthGenesis;
+pub use params::AuthParams;
 pub use state::{AuthRead, AuthWrite};
 
 /// The auth component: creates the genesis accounts.
