@@ -171,3 +171,122 @@ macro_rules! codes {
 }
 
 pub(crate) use {actions, codes, components, queries};
+
+#[cfg(test)]
+#[allow(unreachable_pub, missing_docs, clippy::unwrap_used)]
+mod tests {
+    //! Adding a module takes one line per list: a module as small as it
+    //! gets (one message, one end-block hook, one genesis section) joins a
+    //! copy of the app's lists and is decoded, initialised and hooked.
+
+    use async_trait::async_trait;
+    use cnidarium::{StateDelta, StateWrite, TempStorage};
+    use comrade_primitives::{
+        Address, ExecError, ResultCode, TxError,
+        component::{ActionHandler, BlockContext, Component},
+        state::{StateReadProto as _, StateWriteProto as _},
+    };
+
+    mod empty {
+        use super::*;
+
+        /// `/comrade.empty.v1.MsgPing`: its value is the signer's 20 bytes.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct MsgPing(pub Address);
+
+        #[async_trait]
+        impl ActionHandler for MsgPing {
+            const TYPE_URL: &'static str = "/comrade.empty.v1.MsgPing";
+            fn decode(value: &[u8]) -> Result<Self, TxError> {
+                Address::from_bytes(value)
+                    .map(MsgPing)
+                    .map_err(|e| TxError::new(ResultCode::InvalidMessage, e.to_string()))
+            }
+            fn signer(&self) -> Address {
+                self.0
+            }
+            fn check_stateless(&self) -> Result<(), TxError> {
+                Ok(())
+            }
+            async fn check_and_execute<S: StateWrite>(
+                &self,
+                state: &mut S,
+                _ctx: &BlockContext,
+            ) -> Result<(), ExecError> {
+                let n = state.get_u64("empty/pings").await?.unwrap_or(0);
+                state.put_u64("empty/pings".into(), n.saturating_add(1));
+                Ok(())
+            }
+        }
+
+        #[derive(Debug)]
+        pub struct Empty;
+
+        #[async_trait]
+        impl Component for Empty {
+            type Genesis = u64;
+            async fn init_chain<S: StateWrite>(
+                state: &mut S,
+                genesis: &u64,
+            ) -> Result<(), ExecError> {
+                state.put_u64("empty/genesis".into(), *genesis);
+                Ok(())
+            }
+            async fn end_block<S: StateWrite>(
+                state: &mut S,
+                ctx: &BlockContext,
+            ) -> Result<(), ExecError> {
+                state.put_u64("empty/last_end_block".into(), ctx.height);
+                Ok(())
+            }
+        }
+    }
+
+    mod lists {
+        // The app's lists (`crate::modules`) plus one line each for `empty`.
+        crate::registry::actions! {
+            Send => comrade_bank::bank::MsgSend,
+            Ping => super::empty::MsgPing,
+        }
+        crate::registry::components! {
+            auth => comrade_bank::auth::Auth,
+            bank => comrade_bank::bank::Bank,
+            validators => crate::validators::Validators,
+            fees => crate::fees::Fees,
+            empty => super::empty::Empty,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_new_module_is_decoded_initialised_and_hooked_from_one_line_per_list() {
+        let ping = lists::Action::decode("/comrade.empty.v1.MsgPing", &[3; 20]).unwrap();
+        assert_eq!(ping.signer(), Address([3; 20]));
+        assert!(lists::TYPE_URLS.contains(&"/comrade.empty.v1.MsgPing"));
+        assert_eq!(lists::COMPONENTS.last(), Some(&"empty"));
+
+        let storage = TempStorage::new().await.unwrap();
+        let mut state = StateDelta::new(storage.latest_snapshot());
+        let sections = lists::GenesisSections {
+            auth: Default::default(),
+            bank: Default::default(),
+            validators: Default::default(),
+            fees: (),
+            empty: 7,
+        };
+        let params = crate::params::ChainParams::try_from(&crate::params::Params::default());
+        crate::state::load_params(&mut state, params.unwrap());
+        lists::init_chain(&mut state, &sections).await.unwrap();
+        let ctx = BlockContext::mempool("c", 5);
+        lists::begin_block(&mut state, &ctx).await.unwrap();
+        ping.check_stateless().unwrap();
+        assert!(ping.read_keys().is_empty());
+        ping.check_and_execute(&mut state, &ctx).await.unwrap();
+        lists::end_block(&mut state, &ctx).await.unwrap();
+        assert_eq!(state.get_u64("empty/genesis").await.unwrap(), Some(7));
+        assert_eq!(state.get_u64("empty/pings").await.unwrap(), Some(1));
+        assert_eq!(
+            state.get_u64("empty/last_end_block").await.unwrap(),
+            Some(5)
+        );
+    }
+}
