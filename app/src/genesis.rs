@@ -18,15 +18,8 @@ use crate::{
 };
 use comrade_bank::{auth::AuthGenesis, bank::BankGenesis as BankSection};
 
-/// Module account names whose addresses are derived with [`Address::module`].
-pub mod module_accounts {
-    /// Collects fees during a block; emptied by the end-block fee split.
-    pub const FEE_COLLECTOR: &str = "fee_collector";
-    /// The community treasury, governed by token holders.
-    pub const TREASURY: &str = "treasury";
-    /// Funds the free inference tier.
-    pub const FREE_ACCESS_POOL: &str = "free_access_pool";
-}
+/// Module account names (owned by the auth module).
+pub use comrade_bank::auth::module_accounts;
 
 /// The whole `app_state` object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -420,11 +413,7 @@ pub fn crowdfunding_share(total: Amount, bps: u32) -> Amount {
 
 /// Module accounts created at genesis, in numbering order (after the
 /// funded accounts).
-pub const GENESIS_MODULE_ACCOUNTS: [&str; 3] = [
-    module_accounts::FEE_COLLECTOR,
-    module_accounts::TREASURY,
-    module_accounts::FREE_ACCESS_POOL,
-];
+pub const GENESIS_MODULE_ACCOUNTS: [&str; 3] = module_accounts::ALL;
 
 impl ValidatedGenesis {
     /// Each module's genesis section. Account numbers follow the funded

@@ -21,7 +21,9 @@ components! {
 // The query services, tried in order for a path's service name.
 queries! {
     comrade_bank::auth::query::AuthQuery,
+    comrade_bank::auth::cosmos_query::CosmosAuthQuery,
     comrade_bank::bank::query::BankQuery,
+    comrade_bank::bank::cosmos_query::CosmosBankQuery,
     crate::query::ParamsQuery,
     crate::validators::query::ValidatorsQuery,
 }

@@ -61,6 +61,7 @@ impl<T: StateRead + ?Sized> AppStateReadExt for T {}
 /// Loads validated params into `state` for the rest of its life (ephemeral
 /// objects, never persisted): the app's view and each module's own.
 pub fn load_params<S: StateWrite + ?Sized>(state: &mut S, params: ChainParams) {
+    comrade_bank::auth::state::load_params(state, params.auth.clone());
     comrade_bank::bank::state::load_params(state, params.bank.clone());
     state.object_put(state_key::PARAMS_OBJECT, params);
 }

@@ -5,6 +5,7 @@
 mod bad_input;
 mod common;
 mod consensus;
+mod cosmos_query;
 mod determinism;
 mod optimistic;
 mod query;

@@ -8,7 +8,7 @@ use tendermint_proto::v0_38::abci::RequestQuery;
 
 use crate::common::*;
 
-fn q(
+pub(crate) fn q(
     f: &Fixture,
     path: &str,
     data: Vec<u8>,

@@ -2,8 +2,10 @@
 //! account with a number (assigned once, in creation order), a sequence
 //! (replay protection) and, after its first tx, its public key.
 
+pub mod cosmos_query;
 pub mod error;
 pub mod genesis;
+pub mod module_accounts;
 pub mod params;
 pub mod query;
 pub mod state;

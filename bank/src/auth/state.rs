@@ -25,6 +25,19 @@ pub trait AuthRead: StateRead {
             .await?
             .unwrap_or(0))
     }
+
+    /// The auth params, as the app loaded them into this state. Missing
+    /// params are an app bug, never silently defaulted.
+    fn auth_params(&self) -> Result<super::AuthParams, InternalError> {
+        self.object_get::<super::AuthParams>(state_key::PARAMS_OBJECT)
+            .ok_or_else(|| InternalError::invariant("auth params are not loaded into this state"))
+    }
+}
+
+/// Loads the auth params into `state` for the rest of its life (an
+/// ephemeral object, never persisted).
+pub fn load_params<S: StateWrite + ?Sized>(state: &mut S, params: super::AuthParams) {
+    state.object_put(state_key::PARAMS_OBJECT, params);
 }
 impl<T: StateRead + ?Sized> AuthRead for T {}
 

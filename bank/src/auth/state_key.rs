@@ -4,11 +4,18 @@ use comrade_primitives::{Address, state::address_key};
 
 /// `comrade.auth.v1.Account` by address: `auth/account/<40 hex digits>`.
 pub fn account(address: &Address) -> String {
-    address_key("auth/account/", address)
+    address_key(ACCOUNT_PREFIX, address)
 }
 
 /// The next account number to assign (u64, big-endian).
 pub const NEXT_ACCOUNT_NUMBER: &str = "auth/next_account_number";
+
+/// Prefix of every account key.
+pub const ACCOUNT_PREFIX: &str = "auth/account/";
+
+/// Ephemeral (never persisted) object: the [`AuthParams`](super::AuthParams)
+/// the app loads into every state it executes or answers queries on.
+pub const PARAMS_OBJECT: &str = "auth/params";
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! (`MsgSend`), and the capability ([`BankRead`] / [`BankWrite`]) through
 //! which every other module reads and moves funds.
 
+pub mod cosmos_query;
 pub mod error;
 pub mod event;
 pub mod genesis;
