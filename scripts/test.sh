@@ -31,6 +31,9 @@ echo "ok: comrade-test-utils is not in comrade-cli's tree"
 step "cargo doc --workspace --no-deps (-D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
+step "npm ci: the cosmjs client the end-to-end tests drive (tests/cosmjs, pinned by its lockfile)"
+(cd tests/cosmjs && npm ci --no-audit --no-fund)
+
 step "cargo test --workspace (unit, integration, end-to-end, doc tests)"
 cargo test --workspace --no-fail-fast --locked
 

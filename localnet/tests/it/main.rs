@@ -23,6 +23,7 @@ mod cli;
 mod common;
 mod compute;
 mod consistency;
+mod cosmjs;
 mod crash;
 mod send;
 mod vote_ext;
