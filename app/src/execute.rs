@@ -3,11 +3,18 @@
 //! payment, then the messages in order, on a forked state.
 
 use cnidarium::StateWrite;
-use comrade_bank::auth::{AuthError, AuthRead as _, AuthWrite as _};
-use comrade_primitives::{ResultCode, component::BlockContext};
+use comrade_bank::auth::{
+    AuthError, AuthRead as _, AuthWrite as _,
+    event::{EventSequenceUsed, EventTxSigned},
+};
+use comrade_primitives::{
+    ResultCode,
+    component::{BlockContext, EventExt as _},
+};
 
 use crate::{
     error::{ExecError, reject},
+    event::EventMessageExecuted,
     fees,
     metrics::Metrics,
     params::ChainParams,
@@ -81,9 +88,23 @@ pub async fn check_and_execute<S: StateWrite>(
     }
 
     fees::pay_fee(state, &tx.signer, tx.fee_amount).await?;
+    let sequence = account.sequence;
     state.record_signed_tx(&tx.signer, account, &tx.pub_key)?;
+    state.emit(EventSequenceUsed {
+        address: tx.signer,
+        sequence,
+    });
+    state.emit(EventTxSigned {
+        signature: tx.signature_base64(),
+    });
 
     for (i, msg) in tx.msgs.iter().enumerate() {
+        state.emit(EventMessageExecuted {
+            action: msg.type_url(),
+            sender: tx.signer,
+            module: msg.module(),
+            msg_index: i,
+        });
         msg.check_and_execute(state, ctx.block)
             .await
             .map_err(|e| match e {

@@ -25,6 +25,7 @@
 pub mod app;
 pub mod client;
 pub mod error;
+pub mod event;
 pub mod execute;
 pub mod fees;
 pub mod genesis;

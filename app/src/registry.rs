@@ -40,6 +40,22 @@ macro_rules! actions {
                 ))
             }
 
+            /// The message's type URL (the SDK's `message.action`).
+            pub fn type_url(&self) -> &'static str {
+                use comrade_primitives::component::ActionHandler as _;
+                match self {
+                    $(Action::$variant(_) => <$ty>::TYPE_URL,)*
+                }
+            }
+
+            /// The module that owns the message (the SDK's `message.module`).
+            pub fn module(&self) -> &'static str {
+                use comrade_primitives::component::ActionHandler as _;
+                match self {
+                    $(Action::$variant(_) => <$ty>::MODULE,)*
+                }
+            }
+
             /// The account that must have signed the tx.
             pub fn signer(&self) -> comrade_primitives::Address {
                 use comrade_primitives::component::ActionHandler as _;
@@ -197,6 +213,7 @@ mod tests {
         #[async_trait]
         impl ActionHandler for MsgPing {
             const TYPE_URL: &'static str = "/comrade.empty.v1.MsgPing";
+            const MODULE: &'static str = "empty";
             fn decode(value: &[u8]) -> Result<Self, TxError> {
                 Address::from_bytes(value)
                     .map(MsgPing)
@@ -242,6 +259,7 @@ mod tests {
         }
     }
 
+    #[allow(dead_code)] // only part of the generated API is exercised here
     mod lists {
         // The app's lists (`crate::modules`) plus one line each for `empty`.
         crate::registry::actions! {

@@ -251,6 +251,12 @@ impl KeyCache {
 }
 
 impl DecodedTx {
+    /// The signature in base64, as the SDK's `tx.signature` event has it.
+    pub fn signature_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.signature)
+    }
+
     /// Verifies the signature over the SIGN_MODE_DIRECT sign doc for this
     /// chain id and account number: ECDSA over SHA-256 of the doc, with the
     /// signature in compact `r || s` form and low `s` only (as the Cosmos SDK

@@ -205,6 +205,10 @@ pub trait ActionHandler: Sized + Send + Sync {
     /// The `Any` type URL, e.g. `/comrade.bridge.v1.MsgSubmitVaa`.
     const TYPE_URL: &'static str;
 
+    /// The module that owns the message (the SDK's `message.module`
+    /// event attribute), e.g. `bank`.
+    const MODULE: &'static str;
+
     /// Decodes the message from its `Any` value bytes, checking that every
     /// field parses (addresses, amounts).
     fn decode(value: &[u8]) -> Result<Self, TxError>;

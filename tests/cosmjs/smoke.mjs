@@ -39,6 +39,11 @@ const tx = await client.getTx(res.transactionHash);
 assert.ok(tx, "getTx finds the tx");
 assert.equal(tx.code, 0);
 assert.equal(tx.height, res.height);
+// searchTx finds it by the SDK's indexed events.
+const bySender = await client.searchTx([{ key: "message.sender", value: address }]);
+assert.ok(bySender.some((t) => t.hash === res.transactionHash), "searchTx by message.sender");
+const byRecipient = await client.searchTx([{ key: "transfer.recipient", value: fresh }]);
+assert.deepEqual(byRecipient.map((t) => t.hash), [res.transactionHash]);
 const again = await client.getAccount(address);
 assert.equal(again.sequence, account.sequence + 1);
 assert.ok(again.pubkey, "the account's key is registered after its first tx");

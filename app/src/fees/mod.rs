@@ -17,7 +17,7 @@ use comrade_primitives::{
 };
 
 pub use error::FeeError;
-pub use event::EventFeesDistributed;
+pub use event::{EventFeePaid, EventFeesDistributed};
 pub use params::FeeParams;
 
 use crate::{
@@ -70,7 +70,8 @@ pub fn check_fee(
     Ok(())
 }
 
-/// Moves a tx's fee from its signer to the fee collector.
+/// Moves a tx's fee from its signer to the fee collector, recording
+/// [`EventFeePaid`].
 pub async fn pay_fee<S: StateWrite>(
     state: &mut S,
     payer: &Address,
@@ -82,7 +83,14 @@ pub async fn pay_fee<S: StateWrite>(
             &Address::module(module_accounts::FEE_COLLECTOR),
             amount,
         )
-        .await
+        .await?;
+    let denom = state.chain_params()?.bank.denom().to_string();
+    state.emit(EventFeePaid {
+        fee: amount,
+        denom,
+        payer: *payer,
+    });
+    Ok(())
 }
 
 /// Splits the fee collector's balance: `treasury_fee_bps` to the treasury,
@@ -192,6 +200,10 @@ mod tests {
             .await
             .unwrap();
         let (_, events) = fork.apply();
+        let events: Vec<_> = events
+            .into_iter()
+            .filter(|e| !["coin_spent", "coin_received", "transfer"].contains(&e.kind.as_str()))
+            .collect();
         // 20% of 10,001 = 2,000 to the treasury; 8,001 split 1:3 rounded
         // down (2,000 and 6,000); the remainder 1 also to the treasury.
         let v1 = state.balance(&Address([1; 20])).await.unwrap();

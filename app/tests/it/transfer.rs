@@ -159,3 +159,55 @@ fn large_block_with_parallel_signature_checks() {
     assert_eq!(account_number(&h, &address_of(&newcomer)), next_number);
     assert_eq!(sequence(&h, &address_of(&newcomer)), 1);
 }
+
+/// A MsgSend's result carries the events the Cosmos SDK emits, in its order,
+/// so indexers, explorers and cosmjs' `searchTx` find it.
+#[test]
+fn send_emits_the_sdk_events() {
+    let mut f = fixture();
+    let (alice, bob) = (address_of(&f.alice), address_of(&f.bob));
+    let r =
+        f.h.block(vec![send(&f.alice, &bob, 7, f.alice_num, 0)])
+            .unwrap();
+    let events = &r.tx_results[1].events;
+    let kinds: Vec<&str> = events.iter().map(|e| e.r#type.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            // the fee
+            "coin_spent",
+            "coin_received",
+            "transfer",
+            "tx",
+            // the ante: sequence and signature
+            "tx",
+            "tx",
+            // the message
+            "message",
+            "coin_spent",
+            "coin_received",
+            "transfer",
+        ]
+    );
+    let attr = |i: usize, key: &str| {
+        let a = events[i]
+            .attributes
+            .iter()
+            .find(|a| a.key == key)
+            .unwrap_or_else(|| panic!("event {i} has no {key}"));
+        (a.value.clone(), a.index)
+    };
+    assert_eq!(attr(3, "fee"), (format!("{FEE}ucomrade"), false));
+    assert_eq!(attr(3, "fee_payer"), (alice.to_string(), true));
+    assert_eq!(attr(4, "acc_seq"), (format!("{alice}/0"), true));
+    assert_eq!(
+        attr(6, "action"),
+        ("/cosmos.bank.v1beta1.MsgSend".into(), true)
+    );
+    assert_eq!(attr(6, "sender"), (alice.to_string(), true));
+    assert_eq!(attr(6, "module"), ("bank".into(), true));
+    assert_eq!(attr(9, "recipient"), (bob.to_string(), true));
+    assert_eq!(attr(9, "amount"), ("7ucomrade".into(), false));
+    assert_eq!(attr(7, "spender"), (alice.to_string(), true));
+    assert_eq!(attr(8, "receiver"), (bob.to_string(), true));
+}

@@ -4,6 +4,7 @@
 
 pub mod cosmos_query;
 pub mod error;
+pub mod event;
 pub mod genesis;
 pub mod module_accounts;
 pub mod params;

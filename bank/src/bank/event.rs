@@ -2,8 +2,10 @@
 
 use comrade_primitives::{Address, Amount, component::TypedEvent};
 
-/// Funds moved by `MsgSend`. Its ABCI type is the Cosmos SDK's `transfer`
-/// (not `EventCoinsTransferred`) because explorers and wallets index that.
+/// Funds moved between accounts (every transfer: `MsgSend`, fees, the fee
+/// split). Its ABCI type is the Cosmos SDK's `transfer` (not
+/// `EventCoinsTransferred`) because explorers and wallets index that; like
+/// the SDK, the bank emits it with `coin_spent` and `coin_received`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventCoinsTransferred {
     /// Sender.
@@ -22,6 +24,50 @@ impl TypedEvent for EventCoinsTransferred {
         vec![
             ("sender", self.sender.to_string(), true),
             ("recipient", self.recipient.to_string(), true),
+            ("amount", format!("{}{}", self.amount, self.denom), false),
+        ]
+    }
+}
+
+/// Funds left an account (the SDK's `coin_spent`): every transfer, fee and
+/// burn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCoinsSpent {
+    /// Whose funds.
+    pub spender: Address,
+    /// Amount in base units.
+    pub amount: Amount,
+    /// The native denom.
+    pub denom: String,
+}
+
+impl TypedEvent for EventCoinsSpent {
+    const KIND: &'static str = "coin_spent";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("spender", self.spender.to_string(), true),
+            ("amount", format!("{}{}", self.amount, self.denom), false),
+        ]
+    }
+}
+
+/// Funds reached an account (the SDK's `coin_received`): every transfer,
+/// fee and mint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCoinsReceived {
+    /// Who received them.
+    pub receiver: Address,
+    /// Amount in base units.
+    pub amount: Amount,
+    /// The native denom.
+    pub denom: String,
+}
+
+impl TypedEvent for EventCoinsReceived {
+    const KIND: &'static str = "coin_received";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("receiver", self.receiver.to_string(), true),
             ("amount", format!("{}{}", self.amount, self.denom), false),
         ]
     }

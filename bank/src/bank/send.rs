@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use cnidarium::StateWrite;
 use comrade_primitives::{
     Address, Amount, ExecError, TxError,
-    component::{ActionHandler, BlockContext, EventExt as _},
+    component::{ActionHandler, BlockContext},
     parse_amount,
 };
 use cosmrs::proto::cosmos::bank::v1beta1::MsgSend as ProtoMsgSend;
 use prost::Message as _;
 
-use super::{BankError, BankRead as _, BankWrite as _, event::EventCoinsTransferred, state_key};
+use super::{BankError, BankRead as _, BankWrite as _, state_key};
 use crate::auth::state_key as auth_key;
 
 /// `/cosmos.bank.v1beta1.MsgSend` with exactly one coin, decoded.
@@ -36,6 +36,7 @@ fn parse_address(s: &str) -> Result<Address, TxError> {
 #[async_trait]
 impl ActionHandler for MsgSend {
     const TYPE_URL: &'static str = "/cosmos.bank.v1beta1.MsgSend";
+    const MODULE: &'static str = "bank";
 
     fn decode(value: &[u8]) -> Result<Self, TxError> {
         let m = ProtoMsgSend::decode(value)
@@ -84,14 +85,8 @@ impl ActionHandler for MsgSend {
             }
             .into());
         }
-        state.transfer(&self.from, &self.to, self.amount).await?;
-        state.emit(EventCoinsTransferred {
-            sender: self.from,
-            recipient: self.to,
-            amount: self.amount,
-            denom: params.denom().to_string(),
-        });
-        Ok(())
+        // The bank emits `coin_spent`, `coin_received` and `transfer`.
+        state.transfer(&self.from, &self.to, self.amount).await
     }
 }
 
@@ -174,7 +169,7 @@ mod tests {
             .unwrap();
         let (_, events) = fork.apply();
         assert_eq!(state.balance(&b).await.unwrap(), 30);
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].kind, "transfer");
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["coin_spent", "coin_received", "transfer"]);
     }
 }

@@ -14,8 +14,16 @@ use comrade_primitives::{
     state::{StateReadProto, StateWriteProto},
 };
 
-use super::{BankError, BankParams, state_key};
+use super::{
+    BankError, BankParams,
+    event::{
+        EventCoinsBurned, EventCoinsMinted, EventCoinsReceived, EventCoinsSpent,
+        EventCoinsTransferred,
+    },
+    state_key,
+};
 use crate::auth::AuthWrite as _;
+use comrade_primitives::component::EventExt as _;
 
 /// Reads of balances, supply and the bank's params.
 #[async_trait]
@@ -132,7 +140,25 @@ pub trait BankWrite: StateWrite {
         amount: Amount,
     ) -> Result<(), ExecError> {
         debit(self, from, amount).await?;
-        credit(self, to, amount).await
+        credit(self, to, amount).await?;
+        let denom = self.bank_params()?.denom().to_string();
+        self.emit(EventCoinsSpent {
+            spender: *from,
+            amount,
+            denom: denom.clone(),
+        });
+        self.emit(EventCoinsReceived {
+            receiver: *to,
+            amount,
+            denom: denom.clone(),
+        });
+        self.emit(EventCoinsTransferred {
+            sender: *from,
+            recipient: *to,
+            amount,
+            denom,
+        });
+        Ok(())
     }
 
     /// Creates `amount` new funds in `to`'s balance; the supply grows by the
@@ -146,6 +172,16 @@ pub trait BankWrite: StateWrite {
         };
         credit(self, to, amount).await?;
         put_supply(self, new);
+        let denom = self.bank_params()?.denom().to_string();
+        self.emit(EventCoinsReceived {
+            receiver: *to,
+            amount,
+            denom,
+        });
+        self.emit(EventCoinsMinted {
+            recipient: *to,
+            amount,
+        });
         Ok(())
     }
 
@@ -162,6 +198,16 @@ pub trait BankWrite: StateWrite {
             ))
         })?;
         put_supply(self, new);
+        let denom = self.bank_params()?.denom().to_string();
+        self.emit(EventCoinsSpent {
+            spender: *from,
+            amount,
+            denom,
+        });
+        self.emit(EventCoinsBurned {
+            owner: *from,
+            amount,
+        });
         Ok(())
     }
 }
