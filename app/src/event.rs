@@ -22,7 +22,7 @@ impl TypedEvent for EventMessageExecuted {
         vec![
             ("action", self.action.to_string(), true),
             ("sender", self.sender.to_string(), true),
-            ("module", self.module.to_string(), true),
+            ("module", self.module.to_string(), false),
             ("msg_index", self.msg_index.to_string(), false),
         ]
     }

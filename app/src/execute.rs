@@ -3,10 +3,7 @@
 //! payment, then the messages in order, on a forked state.
 
 use cnidarium::StateWrite;
-use comrade_bank::auth::{
-    AuthError, AuthRead as _, AuthWrite as _,
-    event::{EventSequenceUsed, EventTxSigned},
-};
+use comrade_bank::auth::{AuthError, AuthRead as _, AuthWrite as _, event::EventTxAuthenticated};
 use comrade_primitives::{
     ResultCode,
     component::{BlockContext, EventExt as _},
@@ -90,11 +87,11 @@ pub async fn check_and_execute<S: StateWrite>(
     fees::pay_fee(state, &tx.signer, tx.fee_amount).await?;
     let sequence = account.sequence;
     state.record_signed_tx(&tx.signer, account, &tx.pub_key)?;
-    state.emit(EventSequenceUsed {
-        address: tx.signer,
+    state.emit(EventTxAuthenticated {
+        fee: tx.fee_amount,
+        denom: p.bank.denom().to_string(),
+        signer: tx.signer,
         sequence,
-    });
-    state.emit(EventTxSigned {
         signature: tx.signature_base64(),
     });
 

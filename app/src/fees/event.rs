@@ -23,24 +23,3 @@ impl TypedEvent for EventFeesDistributed {
         ]
     }
 }
-
-/// A tx paid its fee (the SDK's `tx` event with `fee` and `fee_payer`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventFeePaid {
-    /// The fee in base units.
-    pub fee: Amount,
-    /// The native denom.
-    pub denom: String,
-    /// Who paid it.
-    pub payer: comrade_primitives::Address,
-}
-
-impl TypedEvent for EventFeePaid {
-    const KIND: &'static str = "tx";
-    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
-        vec![
-            ("fee", format!("{}{}", self.fee, self.denom), false),
-            ("fee_payer", self.payer.to_string(), true),
-        ]
-    }
-}

@@ -17,7 +17,7 @@ use comrade_primitives::{
 };
 
 pub use error::FeeError;
-pub use event::{EventFeePaid, EventFeesDistributed};
+pub use event::EventFeesDistributed;
 pub use params::FeeParams;
 
 use crate::{
@@ -70,8 +70,7 @@ pub fn check_fee(
     Ok(())
 }
 
-/// Moves a tx's fee from its signer to the fee collector, recording
-/// [`EventFeePaid`].
+/// Moves a tx's fee from its signer to the fee collector.
 pub async fn pay_fee<S: StateWrite>(
     state: &mut S,
     payer: &Address,
@@ -83,14 +82,7 @@ pub async fn pay_fee<S: StateWrite>(
             &Address::module(module_accounts::FEE_COLLECTOR),
             amount,
         )
-        .await?;
-    let denom = state.chain_params()?.bank.denom().to_string();
-    state.emit(EventFeePaid {
-        fee: amount,
-        denom,
-        payer: *payer,
-    });
-    Ok(())
+        .await
 }
 
 /// Splits the fee collector's balance: `treasury_fee_bps` to the treasury,

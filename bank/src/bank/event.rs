@@ -45,7 +45,9 @@ impl TypedEvent for EventCoinsSpent {
     const KIND: &'static str = "coin_spent";
     fn attributes(&self) -> Vec<(&'static str, String, bool)> {
         vec![
-            ("spender", self.spender.to_string(), true),
+            // Not indexed: `transfer` indexes the same address, and every
+            // indexed attribute costs CometBFT's indexer a write per tx.
+            ("spender", self.spender.to_string(), false),
             ("amount", format!("{}{}", self.amount, self.denom), false),
         ]
     }
@@ -67,7 +69,8 @@ impl TypedEvent for EventCoinsReceived {
     const KIND: &'static str = "coin_received";
     fn attributes(&self) -> Vec<(&'static str, String, bool)> {
         vec![
-            ("receiver", self.receiver.to_string(), true),
+            // Not indexed, as `coin_spent.spender`.
+            ("receiver", self.receiver.to_string(), false),
             ("amount", format!("{}{}", self.amount, self.denom), false),
         ]
     }
