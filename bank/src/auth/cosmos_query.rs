@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use cnidarium::StateRead;
 use comrade_primitives::{
     Address, ExecError, InternalError, QueryCode, TxError,
-    component::{QueryAnswer, QueryService, decode_request, request_address},
+    component::{QueryAnswer, QueryService, decode_request},
     proto::auth::v1 as pb,
 };
 use cosmrs::proto::cosmos::{
@@ -141,10 +141,7 @@ impl QueryService for CosmosAuthQuery {
         Ok(Some(match method {
             "Account" => {
                 let r: sdk::QueryAccountRequest = decode_request(data)?;
-                let a = request_address(&r.address)?;
-                let Some(account) = state.account(&a).await? else {
-                    return Err(not_found(format_args!("account {a} not found")));
-                };
+                let (a, account) = super::query::requested_account(state, &r.address).await?;
                 QueryAnswer::proved_by(
                     &sdk::QueryAccountResponse {
                         account: Some(account_any(&a, &account)),
