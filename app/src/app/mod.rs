@@ -140,7 +140,7 @@ impl App {
             snapshot,
             read_cache.clone(),
         )));
-        Ok(App {
+        let app = App {
             inner: Arc::new(Inner {
                 storage,
                 runtime,
@@ -152,7 +152,11 @@ impl App {
                 keys: KeyCache::default(),
                 metrics: Metrics::default(),
             }),
-        })
+        };
+        // The mempool's view needs the params loaded, as after every Commit:
+        // a restarted node gets CheckTx before its first block.
+        app.reset_mempool()?;
+        Ok(app)
     }
 
     /// How many FinalizeBlocks since start reused the execution done by

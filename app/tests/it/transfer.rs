@@ -208,3 +208,29 @@ fn send_emits_the_sdk_events() {
     assert_eq!(attr(5, "spender"), (alice.to_string(), false));
     assert_eq!(attr(6, "receiver"), (bob.to_string(), false));
 }
+
+/// A restarted node answers CheckTx before its first block (its mempool
+/// view is rebuilt from the committed state at open, params included).
+#[test]
+fn check_tx_right_after_a_restart_is_answered() {
+    let mut f = fixture();
+    let bob = address_of(&f.bob);
+    f.h.block(vec![send(&f.alice, &bob, 1, f.alice_num, 0)])
+        .unwrap();
+    let Fixture {
+        h,
+        alice,
+        alice_num,
+        _dir,
+        ..
+    } = f;
+    let h = h.restart().unwrap();
+    let r = h
+        .app
+        .check_tx(tendermint_proto::v0_38::abci::RequestCheckTx {
+            tx: send(&alice, &bob, 2, alice_num, 1).into(),
+            r#type: 0,
+        })
+        .unwrap();
+    assert_eq!(r.code, 0, "{}", r.log);
+}
