@@ -32,7 +32,10 @@ impl App {
     pub(super) fn reset_mempool(&self) -> Result<()> {
         let mut state = StateDelta::new(self.snapshot());
         if self.inner.storage.latest_version() != PRE_GENESIS {
-            let (_, params) = self.block_on(state.stored_params())?;
+            // Read past the read cache: the params are loaded once here and
+            // need no cache entry (a freshly opened node's cache stays empty).
+            let plain = self.inner.storage.latest_snapshot();
+            let (_, params) = self.block_on(plain.stored_params())?;
             load_params(&mut state, params);
         }
         *self.inner.mempool.blocking_lock() = state;
