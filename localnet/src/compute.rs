@@ -82,6 +82,9 @@ pub fn start(
     }
     let home = home(dir);
     std::fs::create_dir_all(&home).map_err(LocalnetError::io(&home))?;
+    // An absolute home, so the process is recognised as this localnet's
+    // whichever way `down` names the directory.
+    let home = std::path::absolute(&home).map_err(LocalnetError::io(&home))?;
     let log = dir.join("compute.log");
     let args: Vec<String> = vec![
         "--home".into(),

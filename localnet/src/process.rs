@@ -106,10 +106,18 @@ pub(crate) fn pid_is_ours(pid: u32, dir: &Path) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
-    // Every process of a localnet gets `--home <dir>/node<i>`.
-    let needle = dir.join("node");
-    let needle = needle.as_os_str().as_encoded_bytes();
-    cmdline.windows(needle.len()).any(|w| w == needle)
+    // Every process of a localnet gets `--home <dir>/node<i>` (or
+    // `<dir>/node-compute`), with `dir` as given or made absolute: match
+    // either, so `down --dir /abs/path` and `down` from the directory both
+    // find every process.
+    let mut needles = vec![dir.join("node")];
+    if let Ok(abs) = std::path::absolute(dir) {
+        needles.push(abs.join("node"));
+    }
+    needles.iter().any(|n| {
+        let n = n.as_os_str().as_encoded_bytes();
+        cmdline.windows(n.len()).any(|w| w == n)
+    })
 }
 
 /// Sends `signal` (`"TERM"` or `"KILL"`) to `pid` with the `kill(2)` syscall
@@ -257,6 +265,33 @@ pub(crate) fn tail(path: &Path, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A process started with an absolute `--home` is recognised whether
+    /// the localnet directory is named relatively (as `down` run from the
+    /// checkout does) or absolutely (as the hint `up` prints does).
+    #[test]
+    fn processes_are_ours_by_relative_or_absolute_dir() {
+        let tmp = tempfile::tempdir_in(".").unwrap();
+        let name = tmp.path().file_name().unwrap().to_owned();
+        let relative = Path::new(".").join(&name);
+        let absolute = std::path::absolute(&relative).unwrap();
+        let home = absolute.join("node-compute");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg("sleep 30")
+            .arg("sh")
+            .arg("--home")
+            .arg(&home)
+            .spawn()
+            .unwrap();
+        // Give `sh` a moment to exist with its arguments.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(pid_is_ours(child.id(), &relative));
+        assert!(pid_is_ours(child.id(), &absolute));
+        assert!(!pid_is_ours(child.id(), &absolute.join("elsewhere")));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 
     /// `signal` delivers TERM and KILL to a live process, sends nothing for
     /// an unknown name, and a pid with no process behind it (ESRCH) is not
