@@ -70,12 +70,15 @@ impl Params {
         parse_amount(&self.min_fee_per_byte).map_err(|e| format!("min_fee_per_byte: {e}"))
     }
 
-    /// The minimum fee for a tx of `size` bytes, saturating (for clients;
-    /// the state machine uses the parsed [`FeeParams`]).
+    /// The minimum fee for a tx of `size` bytes, saturating (for clients,
+    /// which hold the record; the state machine uses the parsed
+    /// [`FeeParams`], whose formula this is). An unparsable amount counts as
+    /// 2^128 - 1.
     pub fn min_fee(&self, size: usize) -> Amount {
         let base = self.min_fee_base().unwrap_or(Amount::MAX);
         let per = self.min_fee_per_byte().unwrap_or(Amount::MAX);
-        base.saturating_add(per.saturating_mul(size as Amount))
+        // Basis points 0 are always valid: only the two amounts matter here.
+        FeeParams::new(base, per, 0).map_or(Amount::MAX, |f| f.min_fee(size))
     }
 }
 

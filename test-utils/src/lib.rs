@@ -92,11 +92,10 @@ pub struct MockConsensus {
     pub chain_id: String,
     /// Validators.
     pub validators: Vec<TestValidator>,
-    /// Signed extensions of the last height, injected into the next proposal.
-    pub last_commit: Option<ExtendedCommitInfo>,
-    /// The height `last_commit` was extended at, and the commit before it:
+    /// The signed extensions of the last height extended (injected into the
+    /// next proposal) and of the height before it, with their heights:
     /// ProcessProposal and FinalizeBlock of height `h` see the commit of
-    /// `h - 1` even after `extend_votes(h)` has run.
+    /// `h - 1` even after `extend_votes(h)` has run. Latest last.
     commits: Vec<(i64, ExtendedCommitInfo)>,
     /// Genesis app_state bytes.
     genesis_bytes: Vec<u8>,
@@ -139,7 +138,6 @@ impl MockConsensus {
             path: path.to_path_buf(),
             chain_id: chain_id.to_string(),
             validators,
-            last_commit: None,
             commits: Vec::new(),
             genesis_bytes,
         };
@@ -168,7 +166,10 @@ impl MockConsensus {
 
     /// The extended commit this harness would inject for the next proposal.
     pub fn local_last_commit(&self) -> ExtendedCommitInfo {
-        self.last_commit.clone().unwrap_or_default()
+        self.commits
+            .last()
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default()
     }
 
     /// Runs one full height with `txs` in the mempool; returns the
@@ -313,8 +314,7 @@ impl MockConsensus {
         let commit = ExtendedCommitInfo { round: 0, votes };
         self.commits
             .retain(|(h, _)| *h >= height.saturating_sub(1) && *h != height);
-        self.commits.push((height, commit.clone()));
-        self.last_commit = Some(commit);
+        self.commits.push((height, commit));
         Ok(())
     }
 
@@ -326,7 +326,6 @@ impl MockConsensus {
             path,
             chain_id,
             validators,
-            last_commit,
             commits,
             genesis_bytes,
         } = self;
@@ -336,7 +335,6 @@ impl MockConsensus {
             path,
             chain_id,
             validators,
-            last_commit,
             commits,
             genesis_bytes,
         })

@@ -55,22 +55,23 @@ fn vote(validator: Option<&Validator>, block_id_flag: i32, i: usize) -> Result<C
     })
 }
 
-fn commit_votes(info: Option<&CommitInfo>) -> Result<Vec<CommitVote>> {
-    info.map(|c| c.votes.as_slice())
-        .unwrap_or_default()
-        .iter()
+/// The votes of a commit, from `(validator, block id flag)` pairs (the
+/// plain and the extended commit carry the same two fields).
+fn votes<'a>(pairs: impl Iterator<Item = (Option<&'a Validator>, i32)>) -> Result<Vec<CommitVote>> {
+    pairs
         .enumerate()
-        .map(|(i, v)| vote(v.validator.as_ref(), v.block_id_flag, i))
+        .map(|(i, (v, flag))| vote(v, flag, i))
         .collect()
 }
 
+fn commit_votes(info: Option<&CommitInfo>) -> Result<Vec<CommitVote>> {
+    let list = info.map(|c| c.votes.as_slice()).unwrap_or_default();
+    votes(list.iter().map(|v| (v.validator.as_ref(), v.block_id_flag)))
+}
+
 fn extended_votes(info: Option<&ExtendedCommitInfo>) -> Result<Vec<CommitVote>> {
-    info.map(|c| c.votes.as_slice())
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .map(|(i, v)| vote(v.validator.as_ref(), v.block_id_flag, i))
-        .collect()
+    let list = info.map(|c| c.votes.as_slice()).unwrap_or_default();
+    votes(list.iter().map(|v| (v.validator.as_ref(), v.block_id_flag)))
 }
 
 fn misbehavior(list: &[tendermint_proto::v0_38::abci::Misbehavior]) -> Result<Vec<Misbehavior>> {
