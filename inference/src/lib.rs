@@ -14,6 +14,7 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 pub mod bench;
+pub mod challenge;
 pub mod chat;
 pub mod cli;
 pub mod config;
