@@ -65,11 +65,14 @@ fn main() {
         let k = *k;
         for n in [1usize, 8] {
             let xs: Vec<f32> = x[..k].repeat(n);
-            let _ = lin.forward(&xs, n);
+            lin.forward(&xs, n).expect("input is [n, k]");
             let iters = (400_000_000 / lin.bytes()).clamp(3, 2000);
             let t = Instant::now();
             for _ in 0..iters {
-                std::hint::black_box(lin.forward(std::hint::black_box(&xs), n));
+                std::hint::black_box(
+                    lin.forward(std::hint::black_box(&xs), n)
+                        .expect("input is [n, k]"),
+                );
             }
             let s = t.elapsed().as_secs_f64() / iters as f64;
             println!(
@@ -87,7 +90,10 @@ fn main() {
                         std::hint::spin_loop();
                     }
                     let t = Instant::now();
-                    std::hint::black_box(lin.forward(std::hint::black_box(&xs), n));
+                    std::hint::black_box(
+                        lin.forward(std::hint::black_box(&xs), n)
+                            .expect("input is [n, k]"),
+                    );
                     spent += t.elapsed().as_secs_f64();
                 }
                 let s = spent / iters.min(200) as f64;

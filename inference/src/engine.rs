@@ -10,7 +10,7 @@ use crate::error::{InferenceError, Result};
 use crate::fetch;
 use crate::generate::{GenerateOutput, GenerateRequest, generate};
 use crate::gguf::{GgufFile, GgufValue};
-use crate::model::{Transformer, WeightPrecision};
+use crate::model::{TeacherForced, Transformer, WeightPrecision};
 use crate::tokenizer::TextTokenizer;
 use crate::weights::{GgufWeights, SafetensorsWeights};
 
@@ -141,5 +141,11 @@ impl<B: Backend> Engine<B> {
         on_token: &mut dyn FnMut(usize, u32) -> bool,
     ) -> Result<Vec<GenerateOutput>> {
         generate(&self.model, requests, on_token)
+    }
+
+    /// Teacher-forced pass over `tokens` (prompt followed by output): per-position
+    /// logits and final-norm hidden states (see [`Transformer::teacher_forced`]).
+    pub fn teacher_forced(&self, tokens: &[u32]) -> Result<TeacherForced<B>> {
+        self.model.teacher_forced(tokens)
     }
 }

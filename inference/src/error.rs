@@ -78,6 +78,25 @@ pub enum InferenceError {
     /// Fetching a model failed.
     #[error("fetching model failed: {0}")]
     Fetch(String),
+    /// A tensor's data could not be read back to the host as f32 (a quantized Burn
+    /// dtype, or a buffer Burn cannot reinterpret).
+    #[error("cannot read {what} as f32: {reason}")]
+    TensorData {
+        /// Which tensor (`"logits"`, `"moe router logits"`, ...).
+        what: String,
+        /// Why the conversion failed.
+        reason: String,
+    },
+    /// A tensor or buffer passed to a layer or kernel has a shape that does not fit it.
+    #[error("{what}: expected shape {expected:?}, found {found:?}")]
+    InputShape {
+        /// Which input (`"quantized linear input"`, `"kv cache layers"`, ...).
+        what: String,
+        /// The shape the layer needs.
+        expected: Vec<usize>,
+        /// The shape it was given.
+        found: Vec<usize>,
+    },
 }
 
 /// Result alias for this crate.

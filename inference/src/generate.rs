@@ -4,7 +4,7 @@ use burn::prelude::Backend;
 use burn::tensor::Tensor;
 
 use crate::error::{InferenceError, Result};
-use crate::model::{ForwardOptions, KvCache, Transformer};
+use crate::model::{ForwardOptions, KvCache, Transformer, host_f32};
 use crate::sampling::{Rng, SamplingParams, sample};
 
 /// One sequence to generate.
@@ -38,15 +38,17 @@ pub struct GenerateOutput {
     pub prompt_tokens: usize,
 }
 
-/// Converts `[b, 1, vocab]` logits to one host vector per row.
+/// Converts the last position of `[b, t, vocab]` logits to one host vector per row.
 pub fn logits_rows<B: Backend>(logits: Tensor<B, 3>) -> Result<Vec<Vec<f32>>> {
     let [b, t, v] = logits.dims();
-    let data = logits
-        .slice([0..b, t - 1..t, 0..v])
-        .into_data()
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .map_err(|e| InferenceError::InvalidRequest(format!("reading logits: {e:?}")))?;
+    if t == 0 || v == 0 {
+        return Err(InferenceError::InputShape {
+            what: "logits with at least one position".into(),
+            expected: vec![b, 1, v.max(1)],
+            found: vec![b, t, v],
+        });
+    }
+    let data = host_f32(logits.slice([0..b, t - 1..t, 0..v]), "logits")?;
     Ok(data.chunks(v).map(<[f32]>::to_vec).collect())
 }
 

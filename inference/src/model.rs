@@ -6,11 +6,11 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::prelude::Backend;
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor, TensorData};
 
 use crate::config::{MlaConfig, ModelConfig, MoeConfig};
 use crate::error::{InferenceError, Result};
-use crate::quant::{QLinear, QMatrix};
+use crate::quant::{QK, QLinear, QMatrix};
 use crate::weights::{HostTensor, WeightSource};
 
 /// Storage precision of the linear (matmul) weights.
@@ -31,54 +31,137 @@ pub enum WeightPrecision {
     Quant,
 }
 
+/// Reads a tensor's values to the host as f32 (`what` names it in the error).
+pub(crate) fn host_f32<B: Backend, const D: usize>(
+    t: Tensor<B, D>,
+    what: &str,
+) -> Result<Vec<f32>> {
+    data_f32(t.into_data(), what)
+}
+
+/// [`TensorData`] as f32 values: an error for a quantized dtype (which Burn's
+/// `convert` cannot take) or a buffer that does not hold the elements its shape
+/// announces.
+fn data_f32(data: TensorData, what: &str) -> Result<Vec<f32>> {
+    if matches!(data.dtype, DType::QFloat(_)) {
+        return Err(InferenceError::TensorData {
+            what: what.into(),
+            reason: format!("{:?} data has no f32 view", data.dtype),
+        });
+    }
+    let shape = data.shape.as_slice().to_vec();
+    let n = data.num_elements();
+    let v = data
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| InferenceError::TensorData {
+            what: what.into(),
+            reason: e.to_string(),
+        })?;
+    if v.len() != n {
+        return Err(InferenceError::InputShape {
+            what: what.into(),
+            expected: shape,
+            found: vec![v.len()],
+        });
+    }
+    Ok(v)
+}
+
 /// A linear layer: dense Burn weights, or block-quantized host weights multiplied by
 /// the CPU kernels of [`crate::quant`].
 #[derive(Module, Debug)]
-pub struct Lin<B: Backend> {
-    /// Dense weight `[in, out]` and bias (absent when quantized).
-    pub dense: Option<Linear<B>>,
-    /// Quantized weight `[out, in]`.
+pub enum Lin<B: Backend> {
+    /// Dense weight `[in, out]` (f32, or f16 with [`WeightPrecision::F16`]) and bias.
+    Dense(Linear<B>),
+    /// Block-quantized weight and bias.
+    Quant(QuantLinear<B>),
+}
+
+/// The block-quantized form of a [`Lin`].
+#[derive(Module, Debug)]
+pub struct QuantLinear<B: Backend> {
+    /// Weight `[out, in]` in host memory, run by the CPU kernels.
     #[module(skip)]
-    pub quant: Option<Arc<QLinear>>,
-    /// Bias of the quantized form.
-    pub qbias: Option<Param<Tensor<B, 1>>>,
+    pub weight: Arc<QLinear>,
+    /// Bias `[out]`.
+    pub bias: Option<Param<Tensor<B, 1>>>,
 }
 
 impl<B: Backend> Lin<B> {
     fn from_quant(q: QLinear, bias: Option<HostTensor>, device: &B::Device) -> Self {
-        Self {
-            dense: None,
-            quant: Some(Arc::new(q)),
-            qbias: bias.map(|b| vector(b, device)),
+        Self::Quant(QuantLinear {
+            weight: Arc::new(q),
+            bias: bias.map(|b| vector(b, device)),
+        })
+    }
+
+    /// Input features.
+    pub fn in_features(&self) -> usize {
+        match self {
+            Self::Dense(d) => d.weight.val().dims()[0],
+            Self::Quant(q) => q.weight.in_features(),
+        }
+    }
+
+    /// Output features.
+    pub fn out_features(&self) -> usize {
+        match self {
+            Self::Dense(d) => d.weight.val().dims()[1],
+            Self::Quant(q) => q.weight.out_features(),
+        }
+    }
+
+    /// Whether the weight is block-quantized (run by the CPU kernels).
+    pub fn is_quantized(&self) -> bool {
+        matches!(self, Self::Quant(_))
+    }
+
+    /// Bytes the weight takes (what one product reads).
+    pub fn weight_bytes(&self) -> usize {
+        match self {
+            Self::Dense(d) => {
+                let w = d.weight.val();
+                w.shape().num_elements() * w.dtype().size()
+            }
+            Self::Quant(q) => q.weight.bytes(),
         }
     }
 }
 
 /// Applies a linear layer whose weight may be stored in a narrower float type or
-/// quantized.
-pub fn lin<B: Backend>(l: &Lin<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+/// quantized. An input whose last dimension is not the layer's input width is an
+/// [`InferenceError::InputShape`].
+pub fn lin<B: Backend>(l: &Lin<B>, x: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
     let [b, t, k] = x.dims();
-    let Some(l) = &l.dense else {
-        let (Some(q), device) = (&l.quant, x.device()) else {
-            unreachable!("a Lin is built dense or quantized");
-        };
-        let xs = x
-            .into_data()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .unwrap_or_else(|_| vec![0.0; b * t * k]);
-        let n = q.out_features();
-        let y =
-            Tensor::<B, 3>::from_data(TensorData::new(q.forward(&xs, b * t), [b, t, n]), &device);
-        return match &l.qbias {
-            Some(bias) => y.add(bias.val().unsqueeze::<3>()),
-            None => y,
-        };
+    let inp = l.in_features();
+    if k != inp {
+        return Err(InferenceError::InputShape {
+            what: "linear layer input".into(),
+            expected: vec![b, t, inp],
+            found: vec![b, t, k],
+        });
+    }
+    let l = match l {
+        Lin::Dense(l) => l,
+        Lin::Quant(q) => {
+            let device = x.device();
+            let xs = host_f32(x, "quantized linear input")?;
+            let n = q.weight.out_features();
+            let y = Tensor::<B, 3>::from_data(
+                TensorData::new(q.weight.forward(&xs, b * t)?, [b, t, n]),
+                &device,
+            );
+            return Ok(match &q.bias {
+                Some(bias) => y.add(bias.val().unsqueeze::<3>()),
+                None => y,
+            });
+        }
     };
     let w = l.weight.val();
     let (wd, xd) = (w.dtype(), x.dtype());
     if wd == xd {
-        return l.forward(x);
+        return Ok(l.forward(x));
     }
     let n = w.dims()[1];
     let y = x
@@ -87,85 +170,105 @@ pub fn lin<B: Backend>(l: &Lin<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
         .matmul(w)
         .cast(xd)
         .reshape([b, t, n]);
-    match &l.bias {
+    Ok(match &l.bias {
         Some(bias) => y.add(bias.val().unsqueeze::<3>()),
         None => y,
-    }
+    })
 }
 
-fn cast_linear<B: Backend>(l: &mut Lin<B>, p: WeightPrecision) {
-    let Some(d) = &mut l.dense else {
-        return;
+fn cast_linear<B: Backend>(l: &mut Lin<B>, p: WeightPrecision) -> Result<()> {
+    let Lin::Dense(d) = l else {
+        return Ok(());
     };
     match p {
         WeightPrecision::F32 => {}
         WeightPrecision::F16 => {
-            d.weight = Param::from_tensor(d.weight.val().cast(burn::tensor::DType::F16));
+            d.weight = Param::from_tensor(d.weight.val().cast(DType::F16));
         }
         WeightPrecision::Quant => {
             let [inp, out] = d.weight.val().dims();
-            let Ok(w) = d
-                .weight
-                .val()
-                .into_data()
-                .convert::<f32>()
-                .into_vec::<f32>()
-            else {
-                return;
-            };
+            // Widths that are not whole blocks (tiny test models) stay dense.
+            if inp == 0 || !inp.is_multiple_of(QK) {
+                return Ok(());
+            }
+            let w = host_f32(d.weight.val(), "linear weight")?;
             let mut t = vec![0.0f32; w.len()];
             for i in 0..inp {
                 for o in 0..out {
                     t[o * inp + i] = w[i * out + o];
                 }
             }
-            // Widths that are not whole blocks (tiny test models) stay dense.
-            let Ok(q) = QMatrix::quantize_q8_0(out, inp, &t).and_then(|m| QLinear::new(vec![m]))
-            else {
-                return;
-            };
-            l.qbias = d.bias.take();
-            l.dense = None;
-            l.quant = Some(Arc::new(q));
+            let q = QLinear::new(vec![QMatrix::quantize_q8_0(out, inp, &t)?])?;
+            let bias = d.bias.take();
+            *l = Lin::Quant(QuantLinear {
+                weight: Arc::new(q),
+                bias,
+            });
         }
     }
+    Ok(())
 }
 
 impl<B: Backend> Mlp<B> {
-    fn cast(&mut self, p: WeightPrecision) {
-        for l in [&mut self.gate_up_proj, &mut self.down_proj] {
-            cast_linear(l, p);
-        }
+    fn linears_mut(&mut self) -> [&mut Lin<B>; 2] {
+        [&mut self.gate_up_proj, &mut self.down_proj]
     }
 }
 
 impl<B: Backend> DecoderLayer<B> {
-    fn cast_linears(&mut self, p: WeightPrecision) {
-        if let Some(a) = &mut self.self_attn {
-            for l in [&mut a.qkv_proj, &mut a.o_proj] {
-                cast_linear(l, p);
+    /// Every linear layer, routed experts included.
+    fn linears_mut(&mut self) -> Vec<&mut Lin<B>> {
+        let mut out: Vec<&mut Lin<B>> = Vec::new();
+        match &mut self.self_attn {
+            SelfAttention::Gqa(a) => out.extend([&mut a.qkv_proj, &mut a.o_proj]),
+            SelfAttention::Mla(m) => {
+                match &mut m.q {
+                    MlaQuery::Direct(l) => out.push(l),
+                    MlaQuery::LowRank(q) => out.extend([&mut q.q_a_proj, &mut q.q_b_proj]),
+                }
+                out.extend([&mut m.kv_a_proj_with_mqa, &mut m.kv_b_proj, &mut m.o_proj]);
             }
         }
-        if let Some(m) = &mut self.mla {
-            for l in [m.q_proj.as_mut(), m.q_a_proj.as_mut(), m.q_b_proj.as_mut()]
-                .into_iter()
-                .flatten()
-            {
-                cast_linear(l, p);
-            }
-            for l in [&mut m.kv_a_proj_with_mqa, &mut m.kv_b_proj, &mut m.o_proj] {
-                cast_linear(l, p);
+        match &mut self.mlp {
+            FeedForward::Dense(m) => out.extend(m.linears_mut()),
+            FeedForward::Moe(m) => {
+                out.extend(m.experts.iter_mut().flat_map(Mlp::linears_mut));
+                if let Some(s) = &mut m.shared {
+                    out.extend(s.linears_mut());
+                }
             }
         }
-        if let Some(m) = &mut self.mlp {
-            m.cast(p);
-        }
-        if let Some(m) = &mut self.moe {
-            m.experts.iter_mut().for_each(|e| e.cast(p));
-            if let Some(s) = &mut m.shared {
-                s.cast(p);
+        out
+    }
+
+    /// The linear layers one token reads whatever its routing: all of them except
+    /// the routed experts.
+    fn always_read_linears(&self) -> Vec<&Lin<B>> {
+        let mut out: Vec<&Lin<B>> = Vec::new();
+        match &self.self_attn {
+            SelfAttention::Gqa(a) => out.extend([&a.qkv_proj, &a.o_proj]),
+            SelfAttention::Mla(m) => {
+                match &m.q {
+                    MlaQuery::Direct(l) => out.push(l),
+                    MlaQuery::LowRank(q) => out.extend([&q.q_a_proj, &q.q_b_proj]),
+                }
+                out.extend([&m.kv_a_proj_with_mqa, &m.kv_b_proj, &m.o_proj]);
             }
         }
+        let mlp = match &self.mlp {
+            FeedForward::Dense(m) => Some(m),
+            FeedForward::Moe(m) => m.shared.as_ref(),
+        };
+        if let Some(m) = mlp {
+            out.extend([&m.gate_up_proj, &m.down_proj]);
+        }
+        out
+    }
+
+    fn cast_linears(&mut self, p: WeightPrecision) -> Result<()> {
+        self.linears_mut()
+            .into_iter()
+            .try_for_each(|l| cast_linear(l, p))
     }
 }
 
@@ -214,8 +317,8 @@ pub struct Mlp<B: Backend> {
 
 impl<B: Backend> Mlp<B> {
     /// `down(silu(gate(x)) * up(x))`
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gu = lin(&self.gate_up_proj, x);
+    pub fn forward(&self, x: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
+        let gu = lin(&self.gate_up_proj, x)?;
         let [b, t, ff2] = gu.dims();
         let ff = ff2 / 2;
         let g = silu(gu.clone().slice([0..b, 0..t, 0..ff]));
@@ -223,21 +326,83 @@ impl<B: Backend> Mlp<B> {
     }
 }
 
-/// One decoder layer. Exactly one of `self_attn`/`mla` and one of `mlp`/`moe` is set.
+/// The attention block of a layer.
+#[derive(Module, Debug)]
+// Built once per layer and never moved in the hot path; Burn's Module derive has no
+// impl for `Box`, so the larger variant cannot be boxed.
+#[allow(clippy::large_enum_variant)]
+pub enum SelfAttention<B: Backend> {
+    /// Grouped-query attention (Llama, Qwen2).
+    Gqa(Attention<B>),
+    /// Multi-head latent attention (DeepSeek-V3).
+    Mla(MlaAttention<B>),
+}
+
+/// The feed-forward block of a layer.
+#[derive(Module, Debug)]
+// Built once per layer and never moved in the hot path; Burn's Module derive has no
+// impl for `Box`, so the larger variant cannot be boxed.
+#[allow(clippy::large_enum_variant)]
+pub enum FeedForward<B: Backend> {
+    /// Dense SwiGLU MLP.
+    Dense(Mlp<B>),
+    /// Mixture of experts (DeepSeek-V3).
+    Moe(Moe<B>),
+}
+
+impl<B: Backend> FeedForward<B> {
+    /// Applies the block to `[b, t, d]`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
+        match self {
+            Self::Dense(m) => m.forward(x),
+            Self::Moe(m) => m.forward(x),
+        }
+    }
+}
+
+/// One decoder layer.
 #[derive(Module, Debug)]
 pub struct DecoderLayer<B: Backend> {
     /// Pre-attention norm.
     pub input_layernorm: RmsNorm<B>,
-    /// Grouped-query attention (Llama, Qwen2).
-    pub self_attn: Option<Attention<B>>,
-    /// Multi-head latent attention (DeepSeek-V3).
-    pub mla: Option<MlaAttention<B>>,
+    /// Attention: grouped-query or multi-head latent.
+    pub self_attn: SelfAttention<B>,
     /// Pre-MLP norm.
     pub post_attention_layernorm: RmsNorm<B>,
-    /// Dense MLP.
-    pub mlp: Option<Mlp<B>>,
-    /// Mixture of experts (DeepSeek-V3).
-    pub moe: Option<Moe<B>>,
+    /// Feed-forward: dense MLP or mixture of experts.
+    pub mlp: FeedForward<B>,
+}
+
+/// The query projection of multi-head latent attention.
+#[derive(Module, Debug)]
+// Built once per layer and never moved in the hot path; Burn's Module derive has no
+// impl for `Box`, so the larger variant cannot be boxed.
+#[allow(clippy::large_enum_variant)]
+pub enum MlaQuery<B: Backend> {
+    /// Plain query projection (`q_lora_rank` is `None`).
+    Direct(Lin<B>),
+    /// Compressed query: down-projection, norm, up-projection.
+    LowRank(LowRankQuery<B>),
+}
+
+/// A query compressed through a `q_lora_rank`-wide latent.
+#[derive(Module, Debug)]
+pub struct LowRankQuery<B: Backend> {
+    /// Query down-projection.
+    pub q_a_proj: Lin<B>,
+    /// Norm of the query latent.
+    pub q_a_layernorm: RmsNorm<B>,
+    /// Query up-projection.
+    pub q_b_proj: Lin<B>,
+}
+
+impl<B: Backend> MlaQuery<B> {
+    fn forward(&self, x: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
+        match self {
+            Self::Direct(p) => lin(p, x),
+            Self::LowRank(q) => lin(&q.q_b_proj, q.q_a_layernorm.forward(lin(&q.q_a_proj, x)?)),
+        }
+    }
 }
 
 /// Multi-head latent attention. The cache holds only the normalized KV latent
@@ -245,14 +410,8 @@ pub struct DecoderLayer<B: Backend> {
 /// token; per-head keys and values are re-expanded from the latent on every step.
 #[derive(Module, Debug)]
 pub struct MlaAttention<B: Backend> {
-    /// Plain query projection (when `q_lora_rank` is `None`).
-    pub q_proj: Option<Lin<B>>,
-    /// Query down-projection.
-    pub q_a_proj: Option<Lin<B>>,
-    /// Norm of the query latent.
-    pub q_a_layernorm: Option<RmsNorm<B>>,
-    /// Query up-projection.
-    pub q_b_proj: Option<Lin<B>>,
+    /// Query projection, plain or compressed.
+    pub q: MlaQuery<B>,
     /// Joint KV down-projection plus the shared rotary key.
     pub kv_a_proj_with_mqa: Lin<B>,
     /// Norm of the KV latent.
@@ -284,19 +443,10 @@ impl<B: Backend> MlaAttention<B> {
         sin: Tensor<B, 4>,
         mask: Option<Tensor<B, 4>>,
         cache: &mut Option<LayerCache<B>>,
-    ) -> Tensor<B, 3> {
+    ) -> Result<Tensor<B, 3>> {
         let [b, t, _] = x.dims();
         let (h, nope, rope, vd, r) = (self.num_heads, self.nope, self.rope, self.v_dim, self.rank);
-        let q = match (
-            &self.q_proj,
-            &self.q_a_proj,
-            &self.q_a_layernorm,
-            &self.q_b_proj,
-        ) {
-            (Some(p), ..) => lin(p, x.clone()),
-            (None, Some(a), Some(n), Some(bp)) => lin(bp, n.forward(lin(a, x.clone()))),
-            _ => unreachable!("MlaAttention is built with a query projection"),
-        };
+        let q = self.q.forward(x.clone())?;
         let q = q.reshape([b, t, h, nope + rope]).swap_dims(1, 2);
         let q_nope = q.clone().slice([0..b, 0..h, 0..t, 0..nope]);
         let q_pe = rotary.apply(
@@ -304,7 +454,7 @@ impl<B: Backend> MlaAttention<B> {
             cos.clone(),
             sin.clone(),
         );
-        let ckv = lin(&self.kv_a_proj_with_mqa, x);
+        let ckv = lin(&self.kv_a_proj_with_mqa, x)?;
         let latent = self
             .kv_a_layernorm
             .forward(ckv.clone().slice([0..b, 0..t, 0..r]));
@@ -325,7 +475,7 @@ impl<B: Backend> MlaAttention<B> {
             v: latent.clone(),
         });
         let s = latent.dims()[2];
-        let kv = lin(&self.kv_b_proj, latent.reshape([b, s, r]))
+        let kv = lin(&self.kv_b_proj, latent.reshape([b, s, r]))?
             .reshape([b, s, h, nope + vd])
             .swap_dims(1, 2);
         let k_nope = kv.clone().slice([0..b, 0..h, 0..s, 0..nope]);
@@ -406,27 +556,21 @@ pub fn route(
 
 impl<B: Backend> Moe<B> {
     /// Routes every token and sums expert outputs.
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn forward(&self, x: Tensor<B, 3>) -> Result<Tensor<B, 3>> {
         let [b, t, d] = x.dims();
         let n = b * t;
         let device = x.device();
         let flat = x.clone().reshape([n, d]);
         let n_exp = self.experts.len();
-        let logits = flat
-            .clone()
-            .matmul(self.gate.val())
-            .into_data()
-            .convert::<f32>();
-        let logits = logits
-            .into_vec::<f32>()
-            .unwrap_or_else(|_| vec![0.0; n * n_exp]);
-        let bias = self
-            .bias
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .unwrap_or_else(|_| vec![0.0; n_exp]);
+        let logits = host_f32(flat.clone().matmul(self.gate.val()), "moe router logits")?;
+        let bias = host_f32(self.bias.val(), "moe selection bias")?;
+        if bias.len() != n_exp || logits.len() != n * n_exp {
+            return Err(InferenceError::InputShape {
+                what: "moe router (logits, bias)".into(),
+                expected: vec![n * n_exp, n_exp],
+                found: vec![logits.len(), bias.len()],
+            });
+        }
         let mut assigned: Vec<(Vec<i64>, Vec<f32>)> = vec![(vec![], vec![]); n_exp];
         for tok in 0..n {
             let row = &logits[tok * n_exp..(tok + 1) * n_exp];
@@ -452,16 +596,16 @@ impl<B: Backend> Moe<B> {
             let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [m]), &device);
             let w = Tensor::<B, 2>::from_data(TensorData::new(w, [m, 1]), &device);
             let y = expert
-                .forward(flat.clone().select(0, idx.clone()).reshape([1, m, d]))
+                .forward(flat.clone().select(0, idx.clone()).reshape([1, m, d]))?
                 .reshape([m, d])
                 .mul(w);
             out = out.select_assign(0, idx, y, IndexingUpdateOp::Add);
         }
         let out = out.reshape([b, t, d]);
-        match &self.shared {
-            Some(s) => out.add(s.forward(x)),
+        Ok(match &self.shared {
+            Some(s) => out.add(s.forward(x)?),
             None => out,
-        }
+        })
     }
 }
 
@@ -591,14 +735,6 @@ fn dot8(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-fn host_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
-    let n = t.shape().num_elements();
-    t.into_data()
-        .convert::<f32>()
-        .into_vec::<f32>()
-        .unwrap_or_else(|_| vec![0.0; n])
-}
-
 impl HostKv {
     /// Appends `k`, `v` (`[groups, t, head_dim]`, flattened; `groups` = `b * kv_heads`).
     pub fn append(&mut self, groups: usize, t: usize, hd: usize, k: &[f32], v: &[f32]) {
@@ -684,11 +820,11 @@ impl<B: Backend> Attention<B> {
         mask: Option<Tensor<B, 4>>,
         cache: &mut Option<LayerCache<B>>,
         host: Option<&mut Option<HostKv>>,
-    ) -> Tensor<B, 3> {
+    ) -> Result<Tensor<B, 3>> {
         let [b, t, _] = x.dims();
         let (h, kvh, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let (qd, kvd) = (h * hd, kvh * hd);
-        let qkv = lin(&self.qkv_proj, x);
+        let qkv = lin(&self.qkv_proj, x)?;
         // Queries and keys side by side get their rotary in one pass.
         let qk = qkv
             .clone()
@@ -706,10 +842,17 @@ impl<B: Backend> Attention<B> {
             Some(slot) => {
                 let device = k.device();
                 let hc = slot.get_or_insert_with(HostKv::default);
-                hc.append(b * kvh, t, hd, &host_vec(k.clone()), &host_vec(v.clone()));
+                hc.append(
+                    b * kvh,
+                    t,
+                    hd,
+                    &host_f32(k.clone(), "attention keys")?,
+                    &host_f32(v.clone(), "attention values")?,
+                );
                 if t == 1 {
-                    let mask = mask.map(host_vec);
-                    let out = hc.attend_one(&host_vec(q), b, h, kvh, hd, mask.as_deref());
+                    let mask = mask.map(|m| host_f32(m, "attention mask")).transpose()?;
+                    let q = host_f32(q, "attention queries")?;
+                    let out = hc.attend_one(&q, b, h, kvh, hd, mask.as_deref());
                     let out = Tensor::from_data(TensorData::new(out, [b, 1, h * hd]), &device);
                     return lin(&self.o_proj, out);
                 }
@@ -784,6 +927,10 @@ pub struct ForwardOutput<B: Backend> {
     /// Residual stream after the embedding and after every layer (`num_layers + 1`
     /// tensors of `[b, t, d]`), when requested.
     pub hidden_states: Option<Vec<Tensor<B, 3>>>,
+    /// Hidden state of every position after the final RMSNorm, the input of the LM
+    /// head (`[b, t, d]`, all positions even when the logits are the last one's only),
+    /// when requested with [`ForwardOptions::final_hidden`].
+    pub final_hidden: Option<Tensor<B, 3>>,
 }
 
 /// Forward options.
@@ -793,13 +940,39 @@ pub struct ForwardOptions {
     pub all_logits: bool,
     /// Collect per-layer hidden states.
     pub hidden_states: bool,
+    /// Return the final-norm hidden state of every position
+    /// ([`ForwardOutput::final_hidden`]).
+    pub final_hidden: bool,
 }
 
-fn linear<B: Backend>(w: HostTensor, bias: Option<HostTensor>, device: &B::Device) -> Lin<B> {
-    Lin {
-        dense: Some(dense_linear(w, bias, device)),
-        quant: None,
-        qbias: None,
+/// What a teacher-forced pass over one sequence returns (see
+/// [`Transformer::teacher_forced`]).
+#[derive(Debug, Clone)]
+pub struct TeacherForced<B: Backend> {
+    /// Logits `[seq, vocab]`: row `i` scores the token that follows position `i`.
+    pub logits: Tensor<B, 2>,
+    /// Hidden states after the final RMSNorm (the LM head's input), `[seq, d_model]`.
+    pub final_hidden: Tensor<B, 2>,
+}
+
+fn linear<B: Backend>(
+    w: HostTensor,
+    bias: Option<HostTensor>,
+    device: &B::Device,
+) -> Result<Lin<B>> {
+    Ok(Lin::Dense(dense_linear(w, bias, device)?))
+}
+
+/// Checks that `t` is `[rows, cols]` with `rows * cols` values and returns the
+/// dimensions.
+fn matrix_dims(t: &HostTensor, what: &str) -> Result<(usize, usize)> {
+    match t.shape[..] {
+        [rows, cols] if t.data.len() == rows * cols => Ok((rows, cols)),
+        _ => Err(InferenceError::InputShape {
+            what: format!("{what} (a matrix)"),
+            expected: vec![t.shape.iter().product()],
+            found: vec![t.data.len()],
+        }),
     }
 }
 
@@ -807,31 +980,63 @@ fn dense_linear<B: Backend>(
     w: HostTensor,
     bias: Option<HostTensor>,
     device: &B::Device,
-) -> Linear<B> {
+) -> Result<Linear<B>> {
     // HF stores [out, in]; burn's Linear wants [in, out].
-    let (out, inp) = (w.shape[0], w.shape[1]);
+    let (out, inp) = matrix_dims(&w, "linear weight")?;
+    if let Some(b) = &bias
+        && b.data.len() != out
+    {
+        return Err(InferenceError::InputShape {
+            what: "linear bias".into(),
+            expected: vec![out],
+            found: b.shape.clone(),
+        });
+    }
     let mut t = vec![0.0f32; w.data.len()];
     for o in 0..out {
         for i in 0..inp {
             t[i * out + o] = w.data[o * inp + i];
         }
     }
-    Linear {
+    Ok(Linear {
         weight: Param::from_tensor(Tensor::from_data(TensorData::new(t, [inp, out]), device)),
         bias: bias
             .map(|b| Param::from_tensor(Tensor::from_data(TensorData::new(b.data, [out]), device))),
-    }
+    })
 }
 
-/// Concatenates `[rows_i, cols]` (or `[rows_i]`) host tensors along the rows.
-fn stack_rows(parts: Vec<HostTensor>) -> HostTensor {
-    let rows: usize = parts.iter().map(|p| p.shape[0]).sum();
-    let mut shape = parts.first().map(|p| p.shape.clone()).unwrap_or_default();
-    if let Some(r) = shape.first_mut() {
-        *r = rows;
+/// Concatenates `[rows_i, cols]` (or `[rows_i]`) host tensors along the rows; the
+/// parts must agree on every dimension but the first.
+fn stack_rows(parts: Vec<HostTensor>) -> Result<HostTensor> {
+    let Some((_, inner)) = parts.first().and_then(|p| p.shape.split_first()) else {
+        return Err(InferenceError::InvalidRequest(
+            "stacking needs at least one tensor of rank 1 or more".into(),
+        ));
+    };
+    let inner = inner.to_vec();
+    let row_len: usize = inner.iter().product();
+    let mut rows = 0;
+    for p in &parts {
+        let (r, tail) = p.shape.split_first().map_or((0, &[][..]), |(r, t)| (*r, t));
+        if p.shape.is_empty() || tail != inner {
+            return Err(InferenceError::InputShape {
+                what: "trailing dimensions of a stacked weight".into(),
+                expected: inner,
+                found: tail.to_vec(),
+            });
+        }
+        if p.data.len() != r * row_len {
+            return Err(InferenceError::InputShape {
+                what: "values of a stacked weight".into(),
+                expected: vec![r * row_len],
+                found: vec![p.data.len()],
+            });
+        }
+        rows += r;
     }
+    let shape = [vec![rows], inner].concat();
     let data = parts.into_iter().flat_map(|p| p.data).collect();
-    HostTensor { shape, data }
+    Ok(HostTensor { shape, data })
 }
 
 fn vector<B: Backend>(t: HostTensor, device: &B::Device) -> Param<Tensor<B, 1>> {
@@ -887,7 +1092,7 @@ fn load_stacked<B: Backend>(
         .iter()
         .map(|(name, rows)| src.require(name, &[*rows, inp]))
         .collect::<Result<Vec<_>>>()?;
-    Ok(linear(stack_rows(ws), bias, device))
+    linear(stack_rows(ws)?, bias, device)
 }
 
 fn load_linear<B: Backend>(
@@ -949,7 +1154,7 @@ fn load_gqa<B: Backend>(
             .iter()
             .map(|(n, out)| src.require(&p(&format!("{n}.bias")), &[*out]))
             .collect::<Result<Vec<_>>>()?;
-        Some(stack_rows(bs))
+        Some(stack_rows(bs)?)
     } else {
         None
     };
@@ -968,8 +1173,16 @@ fn load_gqa<B: Backend>(
 
 /// DeepSeek's rotary pairs interleaved dimensions (2i, 2i+1); reordering the rows
 /// that produce the rotary part to (evens, odds) lets the rotate-half code apply.
-fn deinterleave_rows(w: &mut HostTensor, start: usize, rope: usize) {
-    let cols = w.shape.get(1).copied().unwrap_or(1);
+/// `w` must be a matrix holding rows `start..start + rope`, `rope` even.
+fn deinterleave_rows(w: &mut HostTensor, start: usize, rope: usize) -> Result<()> {
+    let (rows, cols) = matrix_dims(w, "rotary projection weight")?;
+    if !rope.is_multiple_of(2) || start + rope > rows {
+        return Err(InferenceError::InputShape {
+            what: format!("rotary rows {start}..{} of a projection", start + rope),
+            expected: vec![start + rope, cols],
+            found: w.shape.clone(),
+        });
+    }
     let block: Vec<f32> = w.data[start * cols..(start + rope) * cols].to_vec();
     for j in 0..rope {
         let src = if j < rope / 2 {
@@ -980,6 +1193,7 @@ fn deinterleave_rows(w: &mut HostTensor, start: usize, rope: usize) {
         w.data[(start + j) * cols..(start + j + 1) * cols]
             .copy_from_slice(&block[src * cols..(src + 1) * cols]);
     }
+    Ok(())
 }
 
 fn load_mla<B: Backend>(
@@ -1000,55 +1214,39 @@ fn load_mla<B: Backend>(
     );
     let qh = nope + rope;
     let p = |s: &str| format!("layers.{i}.self_attn.{s}");
-    let fix_q = |mut w: HostTensor| {
+    let fix_q = |mut w: HostTensor| -> Result<HostTensor> {
         for head in 0..h {
-            deinterleave_rows(&mut w, head * qh + nope, rope);
+            deinterleave_rows(&mut w, head * qh + nope, rope)?;
         }
-        w
+        Ok(w)
     };
-    let (q_proj, q_a_proj, q_a_layernorm, q_b_proj) = match m.q_lora_rank {
-        None => (
-            Some(linear(
-                fix_q(src.require(&p("q_proj.weight"), &[h * qh, d])?),
-                None,
-                device,
-            )),
+    let q = match m.q_lora_rank {
+        None => MlaQuery::Direct(linear(
+            fix_q(src.require(&p("q_proj.weight"), &[h * qh, d])?)?,
             None,
-            None,
-            None,
-        ),
-        Some(qr) => (
-            None,
-            Some(load_linear(
-                src,
-                &p("q_a_proj.weight"),
-                qr,
-                d,
-                precision,
-                device,
-            )?),
-            Some(load_norm(
+            device,
+        )?),
+        Some(qr) => MlaQuery::LowRank(LowRankQuery {
+            q_a_proj: load_linear(src, &p("q_a_proj.weight"), qr, d, precision, device)?,
+            q_a_layernorm: load_norm(
                 src,
                 &p("q_a_layernorm.weight"),
                 qr,
                 cfg.rms_norm_eps,
                 device,
-            )?),
-            Some(linear(
-                fix_q(src.require(&p("q_b_proj.weight"), &[h * qh, qr])?),
+            )?,
+            q_b_proj: linear(
+                fix_q(src.require(&p("q_b_proj.weight"), &[h * qh, qr])?)?,
                 None,
                 device,
-            )),
-        ),
+            )?,
+        }),
     };
     let mut kv_a = src.require(&p("kv_a_proj_with_mqa.weight"), &[r + rope, d])?;
-    deinterleave_rows(&mut kv_a, r, rope);
+    deinterleave_rows(&mut kv_a, r, rope)?;
     Ok(MlaAttention {
-        q_proj,
-        q_a_proj,
-        q_a_layernorm,
-        q_b_proj,
-        kv_a_proj_with_mqa: linear(kv_a, None, device),
+        q,
+        kv_a_proj_with_mqa: linear(kv_a, None, device)?,
         kv_a_layernorm: load_norm(
             src,
             &p("kv_a_layernorm.weight"),
@@ -1085,7 +1283,7 @@ fn load_moe<B: Backend>(
     let d = cfg.hidden_size;
     let e = m.n_routed_experts;
     let p = |s: &str| format!("layers.{i}.mlp.{s}");
-    let gate = dense_linear::<B>(src.require(&p("gate.weight"), &[e, d])?, None, device).weight;
+    let gate = dense_linear::<B>(src.require(&p("gate.weight"), &[e, d])?, None, device)?.weight;
     let bias = match src.load(&p("gate.e_score_correction_bias"))? {
         Some(b) if b.shape == [e] => vector(b, device),
         Some(b) => {
@@ -1170,25 +1368,22 @@ impl<B: Backend> Transformer<B> {
         let mut layers = Vec::with_capacity(cfg.num_layers);
         for i in 0..cfg.num_layers {
             let p = |s: &str| format!("layers.{i}.{s}");
-            let (self_attn, mla) = match &cfg.mla {
-                None => (Some(load_gqa(cfg, src, i, precision, device)?), None),
-                Some(m) => (None, Some(load_mla(cfg, m, src, i, precision, device)?)),
+            let self_attn = match &cfg.mla {
+                None => SelfAttention::Gqa(load_gqa(cfg, src, i, precision, device)?),
+                Some(m) => SelfAttention::Mla(load_mla(cfg, m, src, i, precision, device)?),
             };
-            let (mlp, moe) = match &cfg.moe {
+            let mlp = match &cfg.moe {
                 Some(m) if m.is_moe_layer(i) => {
-                    (None, Some(load_moe(cfg, m, src, i, precision, device)?))
+                    FeedForward::Moe(load_moe(cfg, m, src, i, precision, device)?)
                 }
-                _ => (
-                    Some(load_mlp(
-                        src,
-                        &p("mlp"),
-                        d,
-                        cfg.intermediate_size,
-                        precision,
-                        device,
-                    )?),
-                    None,
-                ),
+                _ => FeedForward::Dense(load_mlp(
+                    src,
+                    &p("mlp"),
+                    d,
+                    cfg.intermediate_size,
+                    precision,
+                    device,
+                )?),
             };
             let mut layer = DecoderLayer {
                 input_layernorm: load_norm(
@@ -1199,7 +1394,6 @@ impl<B: Backend> Transformer<B> {
                     device,
                 )?,
                 self_attn,
-                mla,
                 post_attention_layernorm: load_norm(
                     src,
                     &p("post_attention_layernorm.weight"),
@@ -1208,9 +1402,8 @@ impl<B: Backend> Transformer<B> {
                     device,
                 )?,
                 mlp,
-                moe,
             };
-            layer.cast_linears(precision);
+            layer.cast_linears(precision)?;
             layers.push(layer);
             progress(i + 1, cfg.num_layers);
         }
@@ -1218,7 +1411,9 @@ impl<B: Backend> Transformer<B> {
             weight: vector(src.require("norm.weight", &[d])?, device),
             eps: cfg.rms_norm_eps,
         };
-        let head = match src.load("lm_head.weight")? {
+        // The head's weight and the name its stored blocks have (the embedding's
+        // when tied).
+        let (head, head_name) = match src.load("lm_head.weight")? {
             Some(h) if !cfg.tie_word_embeddings || h.shape == [cfg.vocab_size, d] => {
                 if h.shape != [cfg.vocab_size, d] {
                     return Err(InferenceError::ShapeMismatch {
@@ -1227,26 +1422,31 @@ impl<B: Backend> Transformer<B> {
                         found: h.shape,
                     });
                 }
-                h
+                (h, "lm_head.weight")
             }
-            _ if cfg.tie_word_embeddings => emb.clone(),
+            _ if cfg.tie_word_embeddings => (emb.clone(), "embed_tokens.weight"),
             _ => return Err(InferenceError::MissingTensor("lm_head.weight".into())),
         };
         // The stored blocks of the head (or of the tied embedding) when quantizing.
-        let mut qhead = None;
-        if precision == WeightPrecision::Quant {
-            qhead = match src.load_quant("lm_head.weight")? {
-                Some(q) => Some(q),
-                None if cfg.tie_word_embeddings => src.load_quant("embed_tokens.weight")?,
+        let qhead = match precision {
+            WeightPrecision::Quant => match src.load_quant(head_name)? {
+                Some(q) if q.rows() == cfg.vocab_size && q.cols() == d => Some(q),
+                Some(q) => {
+                    return Err(InferenceError::ShapeMismatch {
+                        tensor: head_name.into(),
+                        expected: vec![cfg.vocab_size, d],
+                        found: vec![q.rows(), q.cols()],
+                    });
+                }
                 None => None,
-            }
-            .filter(|q| q.rows() == cfg.vocab_size && q.cols() == d);
-        }
+            },
+            WeightPrecision::F32 | WeightPrecision::F16 => None,
+        };
         let mut lm_head = match qhead {
             Some(q) => Lin::from_quant(QLinear::new(vec![q])?, None, device),
-            None => linear(head, None, device),
+            None => linear(head, None, device)?,
         };
-        cast_linear(&mut lm_head, precision);
+        cast_linear(&mut lm_head, precision)?;
         let embed_tokens = Param::from_tensor(Tensor::from_data(
             TensorData::new(emb.data, [cfg.vocab_size, d]),
             device,
@@ -1282,43 +1482,15 @@ impl<B: Backend> Transformer<B> {
     }
 
     /// Bytes of all linear-layer weights (what one batch-1 decode step reads, apart
-    /// from one embedding row, the norms and the KV cache).
+    /// from one embedding row, the norms and the KV cache; the routed experts of MoE
+    /// layers are not counted).
     pub fn linear_weight_bytes(&self) -> usize {
-        let mut total = 0;
-        let mut add = |l: &Lin<B>| {
-            total += match (&l.dense, &l.quant) {
-                (Some(d), _) => {
-                    let w = d.weight.val();
-                    w.shape().num_elements() * w.dtype().size()
-                }
-                (None, Some(q)) => q.bytes(),
-                (None, None) => 0,
-            }
-        };
-        add(&self.lm_head);
-        for l in &self.layers {
-            if let Some(a) = &l.self_attn {
-                add(&a.qkv_proj);
-                add(&a.o_proj);
-            }
-            if let Some(m) = &l.mla {
-                for x in [&m.q_proj, &m.q_a_proj, &m.q_b_proj].into_iter().flatten() {
-                    add(x);
-                }
-                add(&m.kv_a_proj_with_mqa);
-                add(&m.kv_b_proj);
-                add(&m.o_proj);
-            }
-            for m in l
-                .mlp
-                .iter()
-                .chain(l.moe.iter().flat_map(|m| m.shared.iter()))
-            {
-                add(&m.gate_up_proj);
-                add(&m.down_proj);
-            }
-        }
-        total
+        self.layers
+            .iter()
+            .flat_map(DecoderLayer::always_read_linears)
+            .chain([&self.lm_head])
+            .map(Lin::weight_bytes)
+            .sum()
     }
 
     /// Maximum sequence length supported by the rotary table.
@@ -1338,24 +1510,75 @@ impl<B: Backend> Transformer<B> {
         cache: &mut KvCache<B>,
         opts: ForwardOptions,
     ) -> Result<ForwardOutput<B>> {
-        rayon::scope(|_| self.forward_on_pool(tokens, cache, opts))
+        rayon::scope(|_| self.forward_on_pool(tokens, Some(cache), opts))
+    }
+
+    /// Runs `tokens` (`[b][t]`, same `t` for all rows, no padding) from position 0
+    /// without a KV cache: nothing is kept for later steps. Gives the same results
+    /// as [`Transformer::forward`] on an empty cache.
+    pub fn forward_uncached(
+        &self,
+        tokens: &[Vec<u32>],
+        opts: ForwardOptions,
+    ) -> Result<ForwardOutput<B>> {
+        rayon::scope(|_| self.forward_on_pool(tokens, None, opts))
+    }
+
+    /// Teacher forcing: runs a whole sequence (prompt followed by output) in one
+    /// pass without a cache and returns the logits and final-norm hidden state of
+    /// every position. Row `i` of the logits is what a decode with a KV cache
+    /// computes after position `i`; for `i >= prompt_len - 1` it is the distribution
+    /// the output token at `i + 1` was sampled from.
+    pub fn teacher_forced(&self, tokens: &[u32]) -> Result<TeacherForced<B>> {
+        let opts = ForwardOptions {
+            all_logits: true,
+            hidden_states: false,
+            final_hidden: true,
+        };
+        let out = self.forward_uncached(&[tokens.to_vec()], opts)?;
+        let [_, seq, vocab] = out.logits.dims();
+        let final_hidden = out
+            .final_hidden
+            .expect("forward returns final_hidden when asked to");
+        let d = final_hidden.dims()[2];
+        Ok(TeacherForced {
+            logits: out.logits.reshape([seq, vocab]),
+            final_hidden: final_hidden.reshape([seq, d]),
+        })
     }
 
     fn forward_on_pool(
         &self,
         tokens: &[Vec<u32>],
-        cache: &mut KvCache<B>,
+        mut cache: Option<&mut KvCache<B>>,
         opts: ForwardOptions,
     ) -> Result<ForwardOutput<B>> {
         let device = self.embed_tokens.val().device();
         let b = tokens.len();
         let t = tokens.first().map_or(0, Vec::len);
-        if b == 0 || t == 0 || tokens.iter().any(|r| r.len() != t) || cache.pad.len() != b {
+        let n_layers = self.layers.len();
+        if b == 0
+            || t == 0
+            || tokens.iter().any(|r| r.len() != t)
+            || cache.as_ref().is_some_and(|c| c.pad.len() != b)
+        {
             return Err(InferenceError::InvalidRequest(
                 "forward needs a non-empty rectangular batch matching the cache".into(),
             ));
         }
-        let past = cache.len;
+        if let Some(c) = &cache
+            && (c.layers.len() != n_layers || c.host.len() != n_layers)
+        {
+            return Err(InferenceError::InputShape {
+                what: "kv cache layers (device, host)".into(),
+                expected: vec![n_layers, n_layers],
+                found: vec![c.layers.len(), c.host.len()],
+            });
+        }
+        let (past, pad) = match &cache {
+            Some(c) => (c.len, c.pad.clone()),
+            None => (0, vec![0; b]),
+        };
         let total = past + t;
         if total > self.max_len() {
             return Err(InferenceError::InvalidRequest(format!(
@@ -1374,21 +1597,18 @@ impl<B: Backend> Transformer<B> {
         let d = self.embed_tokens.val().dims()[1];
         let mut x = self.embed_tokens.val().select(0, ids).reshape([b, t, d]);
         // Positions skip the padding; the mask hides padding and the future.
-        let positions: Vec<Vec<usize>> = (0..b)
-            .map(|i| {
-                (past..total)
-                    .map(|s| s.saturating_sub(cache.pad[i]))
-                    .collect()
-            })
+        let positions: Vec<Vec<usize>> = pad
+            .iter()
+            .map(|&p| (past..total).map(|s| s.saturating_sub(p)).collect())
             .collect();
         let (cos, sin) = self.rotary.tables(&positions, &device);
         let mut mask = vec![0.0f32; b * t * total];
         let mut masked = false;
-        for i in 0..b {
+        for (i, &p) in pad.iter().enumerate() {
             for q in 0..t {
                 for s in 0..total {
                     // A padding query attends to itself only, so its row stays finite.
-                    if s > past + q || (s < cache.pad[i] && s != past + q) {
+                    if s > past + q || (s < p && s != past + q) {
                         mask[(i * t + q) * total + s] = f32::NEG_INFINITY;
                         masked = true;
                     }
@@ -1402,44 +1622,61 @@ impl<B: Backend> Transformer<B> {
         if let Some(hs) = hidden.as_mut() {
             hs.push(x.clone());
         }
-        for ((layer, lc), hc) in self
-            .layers
-            .iter()
-            .zip(cache.layers.iter_mut())
-            .zip(cache.host.iter_mut())
-        {
+        // Without a cache each layer's keys and values live in `scratch` only while
+        // the layer runs.
+        let mut scratch: Vec<Option<LayerCache<B>>> = Vec::new();
+        let (layer_caches, mut host_caches) = match cache.as_deref_mut() {
+            Some(c) => (&mut c.layers[..], Some(&mut c.host[..])),
+            None => {
+                scratch.resize(n_layers, None);
+                (&mut scratch[..], None)
+            }
+        };
+        for (i, (layer, lc)) in self.layers.iter().zip(layer_caches.iter_mut()).enumerate() {
             let h = layer.input_layernorm.forward(x.clone());
             let (c, sn, mk) = (cos.clone(), sin.clone(), mask.clone());
-            let a = match (&layer.self_attn, &layer.mla) {
-                (Some(att), _) => {
-                    let host = (self.host_attention && att.qkv_proj.quant.is_some()).then_some(hc);
-                    att.forward(h, &self.rotary, c, sn, mk, lc, host)
+            let a = match &layer.self_attn {
+                SelfAttention::Gqa(att) => {
+                    let host = host_caches
+                        .as_deref_mut()
+                        .filter(|_| self.host_attention && att.qkv_proj.is_quantized())
+                        .map(|hc| &mut hc[i]);
+                    att.forward(h, &self.rotary, c, sn, mk, lc, host)?
                 }
-                (None, Some(mla)) => mla.forward(h, &self.rotary, c, sn, mk, lc),
-                (None, None) => unreachable!("every layer is built with an attention block"),
+                SelfAttention::Mla(mla) => mla.forward(h, &self.rotary, c, sn, mk, lc)?,
             };
+            if host_caches.is_none() {
+                *lc = None;
+            }
             x = x.add(a);
             let h = layer.post_attention_layernorm.forward(x.clone());
-            let m = match (&layer.mlp, &layer.moe) {
-                (Some(mlp), _) => mlp.forward(h),
-                (None, Some(moe)) => moe.forward(h),
-                (None, None) => unreachable!("every layer is built with a feed-forward block"),
-            };
-            x = x.add(m);
+            x = x.add(layer.mlp.forward(h)?);
             if let Some(hs) = hidden.as_mut() {
                 hs.push(x.clone());
             }
         }
-        cache.len = total;
-        let x = if opts.all_logits {
-            x
-        } else {
-            x.slice([0..b, t - 1..t, 0..d])
+        if let Some(c) = cache {
+            c.len = total;
+        }
+        // The final norm is per position: normalizing all positions and keeping the
+        // last equals normalizing the last.
+        let last = |x: Tensor<B, 3>| {
+            if opts.all_logits {
+                x
+            } else {
+                x.slice([0..b, t - 1..t, 0..d])
+            }
         };
-        let logits = lin(&self.lm_head, self.norm.forward(x));
+        let (logits, final_hidden) = if opts.final_hidden {
+            let normed = self.norm.forward(x);
+            (lin(&self.lm_head, last(normed.clone()))?, Some(normed))
+        } else {
+            (lin(&self.lm_head, self.norm.forward(last(x)))?, None)
+        };
         Ok(ForwardOutput {
             logits,
             hidden_states: hidden,
+            final_hidden,
         })
     }
 }
@@ -1447,7 +1684,155 @@ impl<B: Backend> Transformer<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Cpu;
     use crate::quant::tests::lcg;
+
+    fn input(dims: [usize; 3], seed: u64) -> Tensor<Cpu, 3> {
+        let n = dims.iter().product();
+        Tensor::from_data(
+            TensorData::new(lcg(seed, n, 2.0), dims),
+            &Default::default(),
+        )
+    }
+
+    fn quant_lin(out: usize, inp: usize) -> (Lin<Cpu>, QLinear) {
+        let q = QLinear::new(vec![
+            QMatrix::quantize_q8_0(out, inp, &lcg(5, out * inp, 1.0)).unwrap(),
+        ])
+        .unwrap();
+        (Lin::from_quant(q.clone(), None, &Default::default()), q)
+    }
+
+    /// A quantized layer fed an input of the wrong width is an error (it used to
+    /// return zeros of the output shape); the right width gives the kernel's product.
+    #[test]
+    fn quantized_lin_rejects_wrong_input_width() {
+        let (l, q) = quant_lin(5, 32);
+        let e = lin(&l, input([1, 2, 31], 1)).unwrap_err();
+        assert!(
+            matches!(&e, InferenceError::InputShape { expected, found, .. }
+                if expected == &[1, 2, 32] && found == &[1, 2, 31]),
+            "{e}"
+        );
+        let x = input([1, 2, 32], 2);
+        let want = q
+            .forward(&x.clone().into_data().into_vec::<f32>().unwrap(), 2)
+            .unwrap();
+        let got = lin(&l, x).unwrap();
+        assert_eq!(got.dims(), [1, 2, 5]);
+        assert_eq!(got.into_data().into_vec::<f32>().unwrap(), want);
+    }
+
+    /// A dense layer fed the wrong width is an error instead of a panic inside Burn.
+    #[test]
+    fn dense_lin_rejects_wrong_input_width() {
+        let w = HostTensor {
+            shape: vec![3, 4],
+            data: lcg(3, 12, 1.0),
+        };
+        let l = linear::<Cpu>(w, None, &Default::default()).unwrap();
+        let e = lin(&l, input([2, 1, 5], 4)).unwrap_err();
+        assert!(
+            matches!(&e, InferenceError::InputShape { expected, found, .. }
+                if expected == &[2, 1, 4] && found == &[2, 1, 5]),
+            "{e}"
+        );
+        assert_eq!(lin(&l, input([2, 1, 4], 4)).unwrap().dims(), [2, 1, 3]);
+    }
+
+    /// Tensor data Burn cannot view as f32 is an error (`convert` on quantized data
+    /// would hit an `unreachable!` inside Burn; the old fallbacks substituted zeros
+    /// for failed `into_vec` calls).
+    #[test]
+    fn quantized_tensor_data_is_an_error() {
+        use burn::tensor::quantization::QuantScheme;
+        let data =
+            TensorData::from_bytes_vec(vec![0u8; 8], [2], DType::QFloat(QuantScheme::default()));
+        let e = data_f32(data, "test tensor").unwrap_err();
+        assert!(
+            matches!(&e, InferenceError::TensorData { what, .. } if what == "test tensor"),
+            "{e}"
+        );
+        let ok = data_f32(TensorData::new(vec![1.5f32, -2.0], [2]), "t").unwrap();
+        assert_eq!(ok, vec![1.5, -2.0]);
+        // Other float types convert.
+        let h = data_f32(TensorData::new(vec![half::f16::from_f32(0.5)], [1]), "t").unwrap();
+        assert_eq!(h, vec![0.5]);
+    }
+
+    /// Stacking parts whose widths differ is an error (it used to concatenate them
+    /// under the first part's shape).
+    #[test]
+    fn stacking_rows_of_different_widths_is_an_error() {
+        let part = |rows: usize, cols: usize| HostTensor {
+            shape: vec![rows, cols],
+            data: vec![1.0; rows * cols],
+        };
+        let e = stack_rows(vec![part(2, 3), part(1, 4)]).unwrap_err();
+        assert!(
+            matches!(&e, InferenceError::InputShape { expected, found, .. }
+                if expected == &[3] && found == &[4]),
+            "{e}"
+        );
+        let short = HostTensor {
+            shape: vec![2, 3],
+            data: vec![0.0; 5],
+        };
+        assert!(stack_rows(vec![part(1, 3), short]).is_err());
+        assert!(stack_rows(vec![]).is_err());
+        let s = stack_rows(vec![part(2, 3), part(1, 3)]).unwrap();
+        assert_eq!((s.shape, s.data.len()), (vec![3, 3], 9));
+        let v = stack_rows(
+            vec![part(1, 1), part(1, 1)]
+                .into_iter()
+                .map(|mut p| {
+                    p.shape = vec![1];
+                    p
+                })
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(v.shape, vec![2]);
+    }
+
+    /// Rotary rows outside the matrix (or a vector in place of a matrix) are an
+    /// error instead of a slice panic or a guessed width of 1.
+    #[test]
+    fn deinterleave_outside_the_matrix_is_an_error() {
+        let mut w = HostTensor {
+            shape: vec![6, 2],
+            data: (0..12).map(|x| x as f32).collect(),
+        };
+        assert!(deinterleave_rows(&mut w, 4, 4).is_err());
+        assert!(deinterleave_rows(&mut w, 0, 3).is_err());
+        let mut v = HostTensor {
+            shape: vec![12],
+            data: vec![0.0; 12],
+        };
+        assert!(deinterleave_rows(&mut v, 0, 4).is_err());
+        deinterleave_rows(&mut w, 2, 4).unwrap();
+        // Rows 2..6 (first column 4, 6, 8, 10) are reordered evens, then odds.
+        let rows: Vec<f32> = w.data.chunks(2).map(|r| r[0]).collect();
+        assert_eq!(rows, vec![0.0, 2.0, 4.0, 8.0, 6.0, 10.0]);
+    }
+
+    /// A quantized layer's output can be read back, and a layer whose blocks do not
+    /// cover the input width stays dense when cast.
+    #[test]
+    fn cast_to_quant_keeps_partial_block_widths_dense() {
+        let w = |inp: usize| HostTensor {
+            shape: vec![4, inp],
+            data: lcg(9, 4 * inp, 1.0),
+        };
+        let mut l = linear::<Cpu>(w(40), None, &Default::default()).unwrap();
+        cast_linear(&mut l, WeightPrecision::Quant).unwrap();
+        assert!(!l.is_quantized());
+        let mut l = linear::<Cpu>(w(64), None, &Default::default()).unwrap();
+        cast_linear(&mut l, WeightPrecision::Quant).unwrap();
+        assert!(l.is_quantized());
+        assert_eq!((l.in_features(), l.out_features()), (64, 4));
+        assert_eq!(l.weight_bytes(), 4 * 2 * 34);
+    }
 
     /// Host attention of one new token (GQA, padding mask, cache filled in two
     /// appends) against a plain f64 softmax-attention reference.

@@ -231,8 +231,16 @@ pub struct QActs {
 }
 
 impl QActs {
-    /// Quantizes `x` (length a multiple of 32).
-    pub fn quantize(x: &[f32]) -> Self {
+    /// Quantizes `x`; its length must be a multiple of 32 (a shorter last block would
+    /// otherwise be dropped without a trace).
+    pub fn quantize(x: &[f32]) -> Result<Self> {
+        if !x.len().is_multiple_of(QK) {
+            return Err(InferenceError::InputShape {
+                what: format!("activations quantized in blocks of {QK}"),
+                expected: vec![x.len().div_ceil(QK) * QK],
+                found: vec![x.len()],
+            });
+        }
         let nb = x.len() / QK;
         let mut d = Vec::with_capacity(nb);
         let mut s = Vec::with_capacity(nb);
@@ -250,7 +258,7 @@ impl QActs {
             d.push(f16::from_f32(dd).to_f32());
             s.push(f16::from_f32(dd * sum as f32).to_f32());
         }
-        Self { d, s, q }
+        Ok(Self { d, s, q })
     }
 }
 
@@ -597,13 +605,19 @@ pub struct QLinear {
 }
 
 impl QLinear {
-    /// Stacks `parts` (all with the same number of columns).
+    /// Stacks `parts` (at least one, all with the same number of columns).
     pub fn new(parts: Vec<QMatrix>) -> Result<Self> {
-        let cols = parts.first().map(QMatrix::cols).unwrap_or(0);
-        if parts.is_empty() || parts.iter().any(|p| p.cols != cols) {
+        let Some(cols) = parts.first().map(QMatrix::cols) else {
             return Err(InferenceError::InvalidRequest(
-                "stacked quantized matrices need the same column count".into(),
+                "a quantized linear layer needs at least one matrix".into(),
             ));
+        };
+        if let Some(p) = parts.iter().find(|p| p.cols != cols) {
+            return Err(InferenceError::InputShape {
+                what: "stacked quantized matrix".into(),
+                expected: vec![p.rows, cols],
+                found: vec![p.rows, p.cols],
+            });
         }
         Ok(Self { parts })
     }
@@ -629,14 +643,25 @@ impl QLinear {
     }
 
     /// `y = x · Wᵀ` for `n` input rows: `x` is `[n, in]`, the result `[n, out]`.
-    /// Work is split by output rows over the rayon pool.
-    pub fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
+    /// Work is split by output rows over the rayon pool. `x` of another length is an
+    /// [`InferenceError::InputShape`].
+    pub fn forward(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
         let k = self.in_features();
         let out_f = self.out_features();
-        if n == 0 || x.len() != n * k {
-            return vec![0.0; n * out_f];
+        if x.len() != n * k {
+            return Err(InferenceError::InputShape {
+                what: "quantized linear input".into(),
+                expected: vec![n, k],
+                found: vec![x.len()],
+            });
         }
-        let acts: Vec<QActs> = x.chunks_exact(k).map(QActs::quantize).collect();
+        if n == 0 {
+            return Ok(vec![]);
+        }
+        let acts = x
+            .chunks_exact(k)
+            .map(QActs::quantize)
+            .collect::<Result<Vec<_>>>()?;
         let kernels = Kernels::detect();
         // Tiles of output rows, enough for every thread to get several, written in
         // place into `yt` (`[out, n]`: row-major by output feature).
@@ -669,7 +694,7 @@ impl QLinear {
             keep_pool_warm();
         }
         if n == 1 {
-            return yt;
+            return Ok(yt);
         }
         let mut y = vec![0.0f32; n * out_f];
         for (r, row) in yt.chunks_exact(n).enumerate() {
@@ -677,7 +702,7 @@ impl QLinear {
                 y[a * out_f + r] = *v;
             }
         }
-        y
+        Ok(y)
     }
 }
 
@@ -726,11 +751,11 @@ pub(crate) mod tests {
         let (rows, cols) = (m.rows(), m.cols());
         let x = lcg(99, n * cols, 3.0);
         let lin = QLinear::new(vec![m.clone()]).unwrap();
-        let y = lin.forward(&x, n);
+        let y = lin.forward(&x, n).unwrap();
         let w = m.dequantize();
         for a in 0..n {
             let xa = &x[a * cols..(a + 1) * cols];
-            let qa = QActs::quantize(xa);
+            let qa = QActs::quantize(xa).unwrap();
             let xq: Vec<f64> =
                 qa.q.iter()
                     .enumerate()
@@ -792,7 +817,7 @@ pub(crate) mod tests {
         let m4 = QMatrix::from_gguf(QKind::Q4_1, rows, cols, &q4_1_bytes(rows, cols, 3)).unwrap();
         let m8 = QMatrix::quantize_q8_0(rows, cols, &lcg(4, rows * cols, 1.0)).unwrap();
         let acts: Vec<QActs> = (0..6)
-            .map(|i| QActs::quantize(&lcg(8 + i, cols, 4.0)))
+            .map(|i| QActs::quantize(&lcg(8 + i, cols, 4.0)).unwrap())
             .collect();
         for m in [&m4, &m8] {
             let mut a = vec![0.0; rows * acts.len()];
@@ -812,22 +837,25 @@ pub(crate) mod tests {
         let lin = QLinear::new(vec![a.clone(), b.clone()]).unwrap();
         assert_eq!(lin.out_features(), 5);
         let x = lcg(3, 64, 1.0);
-        let y = lin.forward(&x, 1);
-        let ya = QLinear::new(vec![a.clone()]).unwrap().forward(&x, 1);
-        let yb = QLinear::new(vec![b]).unwrap().forward(&x, 1);
+        let y = lin.forward(&x, 1).unwrap();
+        let ya = QLinear::new(vec![a.clone()])
+            .unwrap()
+            .forward(&x, 1)
+            .unwrap();
+        let yb = QLinear::new(vec![b]).unwrap().forward(&x, 1).unwrap();
         assert_eq!(&y[..3], &ya[..]);
         assert_eq!(&y[3..], &yb[..]);
         // Several input rows: `[n, out]`, each row as computed alone.
         let x3: Vec<f32> = [x.clone(), lcg(4, 64, 1.0), lcg(5, 64, 1.0)].concat();
-        let y3 = lin.forward(&x3, 3);
+        let y3 = lin.forward(&x3, 3).unwrap();
         for a in 0..3 {
             assert_eq!(
                 &y3[a * 5..(a + 1) * 5],
-                &lin.forward(&x3[a * 64..(a + 1) * 64], 1)[..]
+                &lin.forward(&x3[a * 64..(a + 1) * 64], 1).unwrap()[..]
             );
         }
         let p = a.permute_rows(&[2, 0, 1]).unwrap();
-        let yp = QLinear::new(vec![p]).unwrap().forward(&x, 1);
+        let yp = QLinear::new(vec![p]).unwrap().forward(&x, 1).unwrap();
         assert_eq!(yp, vec![ya[2], ya[0], ya[1]]);
         assert!(a.permute_rows(&[0, 1]).is_err());
         assert!(QLinear::new(vec![a, QMatrix::quantize_q8_0(1, 32, &[0.0; 32]).unwrap()]).is_err());
@@ -851,5 +879,55 @@ pub(crate) mod tests {
         assert!(QMatrix::quantize_q8_0(2, 30, &[0.0; 60]).is_err());
         assert!(QMatrix::quantize_q8_0(2, 32, &[0.0; 60]).is_err());
         assert!(QMatrix::from_gguf(QKind::Q4_1, 2, 32, &[0u8; 39]).is_err());
+    }
+
+    /// An input whose length is not `n * in_features` is an error naming both shapes
+    /// (it used to come back as `n * out` zeros).
+    #[test]
+    fn forward_with_wrong_input_length_is_an_error() {
+        let lin = QLinear::new(vec![
+            QMatrix::quantize_q8_0(3, 64, &lcg(1, 192, 1.0)).unwrap(),
+        ])
+        .unwrap();
+        for (len, n) in [(63, 1), (65, 1), (64, 2), (0, 1)] {
+            let e = lin.forward(&lcg(2, len, 1.0), n).unwrap_err();
+            match e {
+                InferenceError::InputShape {
+                    expected, found, ..
+                } => {
+                    assert_eq!(expected, vec![n, 64]);
+                    assert_eq!(found, vec![len]);
+                }
+                other => panic!("wrong error: {other}"),
+            }
+        }
+        assert_eq!(lin.forward(&[], 0).unwrap(), Vec::<f32>::new());
+        assert_eq!(lin.forward(&lcg(2, 128, 1.0), 2).unwrap().len(), 6);
+    }
+
+    /// Activations that are not whole blocks are an error (the last partial block
+    /// used to be dropped, so its values never reached the product).
+    #[test]
+    fn partial_activation_block_is_an_error() {
+        let e = QActs::quantize(&[1.0; 40]).unwrap_err();
+        assert!(
+            matches!(&e, InferenceError::InputShape { expected, found, .. }
+                if expected == &[64] && found == &[40]),
+            "{e}"
+        );
+        assert_eq!(QActs::quantize(&[1.0; 64]).unwrap().q.len(), 64);
+    }
+
+    #[test]
+    fn stacking_needs_parts_of_equal_width() {
+        let a = QMatrix::quantize_q8_0(2, 64, &lcg(1, 128, 1.0)).unwrap();
+        let b = QMatrix::quantize_q8_0(1, 32, &lcg(2, 32, 1.0)).unwrap();
+        let e = QLinear::new(vec![a, b]).unwrap_err();
+        assert!(
+            matches!(&e, InferenceError::InputShape { expected, found, .. }
+                if expected == &[1, 64] && found == &[1, 32]),
+            "{e}"
+        );
+        assert!(QLinear::new(vec![]).is_err());
     }
 }

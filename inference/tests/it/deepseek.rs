@@ -8,11 +8,16 @@ use std::path::Path;
 use comrade_inference::Cpu;
 use comrade_inference::config::ModelConfig;
 use comrade_inference::generate::{GenerateRequest, generate};
-use comrade_inference::model::{ForwardOptions, KvCache, Transformer};
+use comrade_inference::model::{
+    FeedForward, ForwardOptions, KvCache, MlaQuery, SelfAttention, Transformer, WeightPrecision,
+};
 use comrade_inference::sampling::{Rng, SamplingParams};
 use comrade_inference::weights::SafetensorsWeights;
 
-use super::tiny::{Weights, get, matvec, max_abs_diff, rms, write_safetensors};
+use super::tiny::{
+    Weights, decode_steps, get, matvec, max_abs_diff, max_abs_diff_f32, rms, rows,
+    write_safetensors,
+};
 
 struct Ds {
     vocab: usize,
@@ -373,7 +378,14 @@ fn check(t: &Ds, seed: u64) {
     assert!(cfg.mla.is_some() && cfg.moe.is_some());
     let mut src = SafetensorsWeights::open_dir(dir.path()).expect("open");
     let model = Transformer::<Cpu>::load(&cfg, &mut src, &Default::default()).expect("load");
-    assert!(model.layers[0].mlp.is_some() && model.layers[1].moe.is_some());
+    assert!(matches!(model.layers[0].mlp, FeedForward::Dense(_)));
+    assert!(matches!(model.layers[1].mlp, FeedForward::Moe(_)));
+    assert!(
+        model
+            .layers
+            .iter()
+            .all(|l| matches!(l.self_attn, SelfAttention::Mla(_)))
+    );
 
     let prompt: Vec<u32> = vec![3, 17, 5, 44, 9, 33, 12, 8];
     let r = reference(t, &w, &prompt);
@@ -381,6 +393,7 @@ fn check(t: &Ds, seed: u64) {
     let all = ForwardOptions {
         all_logits: true,
         hidden_states: true,
+        ..Default::default()
     };
     let out = model
         .forward(std::slice::from_ref(&prompt), &mut cache, all)
@@ -470,4 +483,74 @@ fn tiny_deepseek_v3_with_yarn_matches_f64_reference() {
         },
         13,
     );
+}
+
+/// Teacher forcing through MLA (both query forms) and MoE: per-position logits agree
+/// with the f64 reference and with prefill plus cached decode steps, and the final
+/// hidden states are the LM head's input. With quantized weights (the 32-wide
+/// projections and experts) only the two paths are compared.
+#[test]
+fn tiny_deepseek_v3_teacher_forced_matches_decode_steps_and_f64_reference() {
+    let no_q_rank = Ds { q_rank: None, ..DS };
+    for (t, precision, seed) in [
+        (&DS, WeightPrecision::F32, 31),
+        (&no_q_rank, WeightPrecision::F32, 32),
+        (&DS, WeightPrecision::Quant, 33),
+    ] {
+        let w = weights(t, seed);
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), t, &w);
+        let cfg = ModelConfig::from_hf_json_file(dir.path().join("config.json")).expect("config");
+        let mut src = SafetensorsWeights::open_dir(dir.path()).expect("open");
+        let model = Transformer::<Cpu>::load_with_options(
+            &cfg,
+            &mut src,
+            &Default::default(),
+            precision,
+            &mut |_, _| {},
+        )
+        .expect("load");
+        let SelfAttention::Mla(mla) = &model.layers[0].self_attn else {
+            panic!("DeepSeek layers use MLA");
+        };
+        assert_eq!(
+            matches!(mla.q, MlaQuery::LowRank(_)),
+            t.q_rank.is_some(),
+            "query form follows q_lora_rank"
+        );
+        let (prompt, output) = (vec![3u32, 17, 5, 44], vec![9u32, 33, 12, 8, 49]);
+        let seq: Vec<u32> = [prompt.clone(), output.clone()].concat();
+        let tf = model.teacher_forced(&seq).expect("teacher forced");
+        assert_eq!(tf.logits.dims(), [seq.len(), t.vocab]);
+        assert_eq!(tf.final_hidden.dims(), [seq.len(), t.d]);
+        let (tf_logits, tf_hidden) = (rows(tf.logits), rows(tf.final_hidden));
+        if precision == WeightPrecision::F32 {
+            let r = reference(t, &w, &seq);
+            for pos in 0..seq.len() {
+                let d = max_abs_diff(&tf_logits[pos], &r[pos]);
+                assert!(d <= 1e-4, "position {pos}: logits differ from f64 by {d}");
+                let h: Vec<f64> = tf_hidden[pos].iter().map(|&x| f64::from(x)).collect();
+                let via_head = matvec(get(&w, "lm_head.weight"), None, &h);
+                let d = via_head
+                    .iter()
+                    .zip(&r[pos])
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                assert!(
+                    d <= 1e-4,
+                    "position {pos}: head(final hidden) differs by {d}"
+                );
+            }
+        }
+        let steps = decode_steps(&model, &prompt, &output);
+        for (step, (l, h)) in steps.logits.iter().zip(&steps.hidden).enumerate() {
+            let pos = prompt.len() - 1 + step;
+            let dl = max_abs_diff_f32(l, &tf_logits[pos]);
+            let dh = max_abs_diff_f32(h, &tf_hidden[pos]);
+            assert!(
+                dl <= 1e-4 && dh <= 1e-4,
+                "{precision:?} position {pos}: decode differs by {dl} (logits), {dh} (hidden)"
+            );
+        }
+    }
 }

@@ -293,7 +293,7 @@ fn smollm2_quantized_weights_match_llama_cpp_q4_1() {
         let mut cache = KvCache::new(e.model.layers.len(), vec![0]);
         let opts = ForwardOptions {
             all_logits: true,
-            hidden_states: false,
+            ..Default::default()
         };
         let out = e
             .model
@@ -382,4 +382,114 @@ fn smollm2_raw_blocks_equal_dequantized_weights() {
         assert_eq!(q.dequantize(), f.data, "{name}");
     }
     assert!(src.load_quant("norm.weight").expect("load").is_none());
+}
+
+/// Max |teacher-forced - decode step| over every logit of every step, f32 weights:
+/// the same products, but one pass over the whole sequence sums in another order
+/// than a prefill plus single-token steps (measured: 1.3e-4 on logits of magnitude
+/// 13-31).
+const PREFILL_DECODE_TOLERANCE: f32 = 1e-3;
+/// Decode steps per prompt compared with the teacher-forced pass (of 48; each is a
+/// full f32 forward, the teacher-forced pass checks top-1 on all 48).
+const DECODE_STEPS_CHECKED: usize = 16;
+/// Teacher-forced on llama.cpp's F32 tokens, our top-1 may differ from its token
+/// only where the two are closer than our logits are to llama.cpp's (measured: no
+/// step of 288 differs).
+const F32_NEAR_TIE: f32 = 2.0 * F32_LOGIT_TOLERANCE;
+
+/// Teacher forcing on llama.cpp's F32 run (prompt + its 48 greedy tokens) in one
+/// uncached pass: the logits at every position agree with what prefill plus cached
+/// decode steps compute, the last prompt position's logits agree with llama.cpp's
+/// first-step logits, and our top-1 at every output position is llama.cpp's token
+/// (or within F32_NEAR_TIE of it). The final hidden states are the LM head's
+/// input: times the tied embedding they give the logits.
+#[test]
+fn smollm2_teacher_forced_matches_decode_steps_and_llama_cpp_f32() {
+    let e = engine();
+    let (mut worst_decode, mut worst_first, mut worst_margin, mut differ, mut steps) =
+        (0.0f32, 0.0f32, 0.0f32, 0, 0);
+    let emb_t = e.model.embed_tokens.val().transpose();
+    for g in f32_reference() {
+        let seq: Vec<u32> = [g.prompt_tokens.clone(), g.generated.clone()].concat();
+        let tf = e.teacher_forced(&seq).expect("teacher forced");
+        let vocab = e.config.vocab_size;
+        assert_eq!(tf.logits.dims(), [seq.len(), vocab]);
+        assert_eq!(tf.final_hidden.dims(), [seq.len(), e.config.hidden_size]);
+        let via_head = tf.final_hidden.clone().matmul(emb_t.clone());
+        let via_head = via_head.into_data().into_vec::<f32>().expect("vec");
+        let logits = tf.logits.into_data().into_vec::<f32>().expect("vec");
+        let head_diff = logits
+            .iter()
+            .zip(&via_head)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            head_diff <= 1e-3,
+            "final hidden x embedding differs from logits by {head_diff}"
+        );
+        let row = |pos: usize| &logits[pos * vocab..(pos + 1) * vocab];
+        let first = g.prompt_tokens.len() - 1;
+        for &(id, want) in &g.top_logits {
+            worst_first = worst_first.max((row(first)[id as usize] - want).abs());
+        }
+        assert_eq!(
+            comrade_inference::sampling::argmax(row(first)),
+            g.top_logits[0].0,
+            "first-step top-1"
+        );
+        for (i, &want) in g.generated.iter().enumerate() {
+            let r = row(first + i);
+            let ours = comrade_inference::sampling::argmax(r);
+            steps += 1;
+            if ours != want {
+                differ += 1;
+                worst_margin = worst_margin.max(r[ours as usize] - r[want as usize]);
+            }
+        }
+        // Prefill plus decode steps over the same tokens, through the KV cache.
+        let mut cache = KvCache::new(e.model.layers.len(), vec![0]);
+        let mut step = logits_rows(
+            e.model
+                .forward(
+                    std::slice::from_ref(&g.prompt_tokens),
+                    &mut cache,
+                    ForwardOptions::default(),
+                )
+                .expect("prefill")
+                .logits,
+        )
+        .expect("logits");
+        for (i, &tok) in g.generated.iter().take(DECODE_STEPS_CHECKED).enumerate() {
+            let d = step[0]
+                .iter()
+                .zip(row(first + i))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            worst_decode = worst_decode.max(d);
+            step = logits_rows(
+                e.model
+                    .forward(&[vec![tok]], &mut cache, ForwardOptions::default())
+                    .expect("decode")
+                    .logits,
+            )
+            .expect("logits");
+        }
+    }
+    eprintln!(
+        "teacher forced vs decode steps: max |logit diff| {worst_decode}; vs llama.cpp F32 \
+         first step: {worst_first}; {differ} of {steps} steps choose another token than \
+         llama.cpp, by at most {worst_margin} logit"
+    );
+    assert!(
+        worst_decode <= PREFILL_DECODE_TOLERANCE,
+        "teacher-forced and decode logits differ by {worst_decode}"
+    );
+    assert!(
+        worst_first <= F32_LOGIT_TOLERANCE,
+        "first-step logits differ from llama.cpp F32 by {worst_first}"
+    );
+    assert!(
+        worst_margin <= F32_NEAR_TIE,
+        "{differ} of {steps} steps differ from llama.cpp F32, the worst by {worst_margin}"
+    );
 }

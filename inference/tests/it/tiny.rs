@@ -8,7 +8,7 @@ use comrade_inference::Cpu;
 use comrade_inference::InferenceError;
 use comrade_inference::config::ModelConfig;
 use comrade_inference::generate::{GenerateRequest, generate};
-use comrade_inference::model::{ForwardOptions, KvCache, Transformer};
+use comrade_inference::model::{ForwardOptions, KvCache, Transformer, WeightPrecision};
 use comrade_inference::sampling::{Rng, SamplingParams};
 use comrade_inference::weights::SafetensorsWeights;
 
@@ -217,6 +217,8 @@ struct RefOut {
     logits: Vec<Vec<f64>>,
     /// hidden[l][pos] for l in 0..=layers
     hidden: Vec<Vec<Vec<f64>>>,
+    /// final_hidden[pos]: the last hidden state after the final norm (LM head input).
+    final_hidden: Vec<Vec<f64>>,
 }
 
 fn reference(t: &Tiny, w: &Weights, tokens: &[u32]) -> RefOut {
@@ -304,11 +306,16 @@ fn reference(t: &Tiny, w: &Weights, tokens: &[u32]) -> RefOut {
     } else {
         emb
     };
-    let logits = xs
+    let final_hidden: Vec<Vec<f64>> = xs
         .iter()
-        .map(|x| matvec(head, None, &rms(x, get(w, "model.norm.weight"), t.eps)))
+        .map(|x| rms(x, get(w, "model.norm.weight"), t.eps))
         .collect();
-    RefOut { logits, hidden }
+    let logits = final_hidden.iter().map(|h| matvec(head, None, h)).collect();
+    RefOut {
+        logits,
+        hidden,
+        final_hidden,
+    }
 }
 
 fn ref_greedy(t: &Tiny, w: &Weights, prompt: &[u32], n: usize) -> Vec<u32> {
@@ -363,6 +370,7 @@ fn check_arch(t: &Tiny, bf16: bool, shards: usize) {
             ForwardOptions {
                 all_logits: true,
                 hidden_states: true,
+                ..Default::default()
             },
         )
         .expect("forward");
@@ -557,4 +565,218 @@ fn loading_errors_are_typed() {
     assert!(matches!(e, InferenceError::Io { .. }));
     let e = ModelConfig::from_hf_json_file("/nonexistent-dir/config.json").expect_err("io");
     assert!(matches!(e, InferenceError::Io { .. }));
+}
+
+/// `[rows, cols]` host values of a 2-D or `[1, rows, cols]` tensor, as rows.
+pub(crate) fn rows<const D: usize>(t: burn::tensor::Tensor<Cpu, D>) -> Vec<Vec<f32>> {
+    let cols = *t.dims().last().expect("rank >= 1");
+    let v = t.into_data().into_vec::<f32>().expect("f32 tensor");
+    v.chunks(cols).map(<[f32]>::to_vec).collect()
+}
+
+pub(crate) fn max_abs_diff_f32(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from((x - y).abs()))
+        .fold(0.0, f64::max)
+}
+
+/// What [`decode_steps`] saw.
+pub(crate) struct DecodeSteps {
+    /// Logits after every position from `prompt.len() - 1` on.
+    pub(crate) logits: Vec<Vec<f32>>,
+    /// Final-norm hidden state at the same positions.
+    pub(crate) hidden: Vec<Vec<f32>>,
+    /// The prefill's final-norm hidden states of all prompt positions.
+    pub(crate) prompt_hidden: Vec<Vec<f32>>,
+    /// The cache after the last step.
+    pub(crate) cache: KvCache<Cpu>,
+}
+
+/// Prefill of `prompt` and then one decode step per token of `rest`, through the KV
+/// cache.
+pub(crate) fn decode_steps(model: &Transformer<Cpu>, prompt: &[u32], rest: &[u32]) -> DecodeSteps {
+    let opts = ForwardOptions {
+        final_hidden: true,
+        ..Default::default()
+    };
+    let mut cache = KvCache::new(model.layers.len(), vec![0]);
+    let o = model
+        .forward(&[prompt.to_vec()], &mut cache, opts)
+        .expect("prefill");
+    assert_eq!(o.logits.dims()[1], 1, "only the last position's logits");
+    let prompt_hidden = rows(o.final_hidden.expect("final hidden"));
+    assert_eq!(prompt_hidden.len(), prompt.len(), "every prompt position");
+    let mut logits = rows(o.logits);
+    let mut hidden = vec![prompt_hidden.last().expect("non-empty prompt").clone()];
+    for &tok in rest {
+        let o = model
+            .forward(&[vec![tok]], &mut cache, opts)
+            .expect("decode step");
+        logits.extend(rows(o.logits));
+        hidden.extend(rows(o.final_hidden.expect("final hidden")));
+    }
+    DecodeSteps {
+        logits,
+        hidden,
+        prompt_hidden,
+        cache,
+    }
+}
+
+/// Teacher forcing on `prompt` + the reference's greedy continuation: per-position
+/// logits and final-norm hidden states agree with what prefill plus cached decode
+/// steps compute at each step (within `tol`) and, unless the weights are quantized,
+/// with the f64 reference (within `tol` too).
+fn check_teacher_forced(t: &Tiny, bf16: bool, seed: u64, precision: WeightPrecision, tol: f64) {
+    let w = random_weights(t, seed, bf16);
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_checkpoint(dir.path(), t, &w, 1, bf16);
+    let cfg = ModelConfig::from_hf_json_file(dir.path().join("config.json")).expect("config");
+    let mut src = SafetensorsWeights::open_dir(dir.path()).expect("open");
+    let model = Transformer::<Cpu>::load_with_options(
+        &cfg,
+        &mut src,
+        &Default::default(),
+        precision,
+        &mut |_, _| {},
+    )
+    .expect("load");
+    let prompt: Vec<u32> = vec![3, 17, 5, 60, 9];
+    let output = ref_greedy(t, &w, &prompt, 7);
+    let seq: Vec<u32> = [prompt.clone(), output.clone()].concat();
+    let r = reference(t, &w, &seq);
+
+    let tf = model.teacher_forced(&seq).expect("teacher forced");
+    assert_eq!(tf.logits.dims(), [seq.len(), t.vocab]);
+    assert_eq!(tf.final_hidden.dims(), [seq.len(), t.d]);
+    let (tf_logits, tf_hidden) = (rows(tf.logits), rows(tf.final_hidden));
+    for pos in (0..seq.len()).filter(|_| precision != WeightPrecision::Quant) {
+        let dl = max_abs_diff(&tf_logits[pos], &r.logits[pos]);
+        let dh = max_abs_diff(&tf_hidden[pos], &r.final_hidden[pos]);
+        assert!(
+            dl <= tol && dh <= tol,
+            "position {pos}: logits differ from f64 by {dl}, final hidden by {dh}"
+        );
+    }
+
+    let DecodeSteps {
+        logits,
+        hidden,
+        prompt_hidden,
+        cache,
+    } = decode_steps(&model, &prompt, &output);
+    // Quantized layers decode over the host-side cache (another attention code path
+    // than the uncached pass); the others over Burn tensors.
+    let quantized = precision == WeightPrecision::Quant;
+    assert_eq!(cache.host.iter().all(Option::is_some), quantized);
+    assert_eq!(cache.layers.iter().all(Option::is_some), !quantized);
+    assert_eq!(logits.len(), output.len() + 1);
+    for (step, (l, h)) in logits.iter().zip(&hidden).enumerate() {
+        let pos = prompt.len() - 1 + step;
+        let dl = max_abs_diff_f32(l, &tf_logits[pos]);
+        let dh = max_abs_diff_f32(h, &tf_hidden[pos]);
+        assert!(
+            dl <= tol && dh <= tol,
+            "position {pos}: decode and teacher-forced logits differ by {dl}, final hidden by {dh}"
+        );
+    }
+    for (pos, h) in prompt_hidden.iter().enumerate() {
+        let d = max_abs_diff_f32(h, &tf_hidden[pos]);
+        assert!(d <= tol, "prefill final hidden {pos} differs by {d}");
+    }
+
+    // The final hidden state is the LM head's input and nothing else: not returned
+    // unless asked for, and identical for a batch of two sequences.
+    let mut cache = KvCache::new(t.layers, vec![0]);
+    let plain = model
+        .forward(
+            std::slice::from_ref(&seq),
+            &mut cache,
+            ForwardOptions::default(),
+        )
+        .expect("fwd");
+    assert!(plain.final_hidden.is_none());
+    let opts = ForwardOptions {
+        all_logits: true,
+        final_hidden: true,
+        ..Default::default()
+    };
+    let batch = model
+        .forward_uncached(&[seq.clone(), seq.clone()], opts)
+        .expect("batch");
+    assert_eq!(
+        batch.final_hidden.as_ref().map(|h| h.dims()),
+        Some([2, seq.len(), t.d])
+    );
+    let bh = rows(batch.final_hidden.expect("final hidden"));
+    let bl = rows(batch.logits);
+    for pos in 0..seq.len() {
+        for b in 0..2 {
+            let dh = max_abs_diff_f32(&bh[b * seq.len() + pos], &tf_hidden[pos]);
+            let dl = max_abs_diff_f32(&bl[b * seq.len() + pos], &tf_logits[pos]);
+            assert!(
+                dh <= tol && dl <= tol,
+                "batch row {b} position {pos}: {dh} {dl}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tiny_llama_teacher_forced_matches_decode_steps_and_f64_reference() {
+    check_teacher_forced(&TINY, false, 21, WeightPrecision::F32, 1e-4);
+}
+
+#[test]
+fn tiny_qwen2_teacher_forced_matches_decode_steps_and_f64_reference() {
+    let t = Tiny {
+        arch: Arch::Qwen2,
+        heads: 6,
+        kv_heads: 2,
+        ..TINY
+    };
+    check_teacher_forced(&t, true, 22, WeightPrecision::F32, 1e-4);
+}
+
+/// With quantized weights the decode steps attend over the host-side KV cache and
+/// teacher forcing does not (no cache): both still agree.
+#[test]
+fn tiny_llama_quantized_teacher_forced_matches_decode_steps() {
+    check_teacher_forced(&TINY, false, 24, WeightPrecision::Quant, 1e-3);
+}
+
+/// A cache built for another number of layers is an error (the layer loop used to
+/// zip layers with cache slots and silently skip the layers without one).
+#[test]
+fn cache_with_wrong_layer_count_is_an_error() {
+    let w = random_weights(&TINY, 23, false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_checkpoint(dir.path(), &TINY, &w, 1, false);
+    let (_, model) = load(dir.path());
+    for n in [TINY.layers - 1, TINY.layers + 1] {
+        let mut cache = KvCache::new(n, vec![0]);
+        let e = model
+            .forward(&[vec![1, 2, 3]], &mut cache, ForwardOptions::default())
+            .expect_err("wrong cache");
+        assert!(
+            matches!(&e, InferenceError::InputShape { expected, found, .. }
+                if expected == &[TINY.layers, TINY.layers] && found == &[n, n]),
+            "{e}"
+        );
+    }
+    let mut cache = KvCache::new(TINY.layers, vec![0]);
+    model
+        .forward(&[vec![1, 2, 3]], &mut cache, ForwardOptions::default())
+        .expect("right cache");
+    // Teacher forcing checks its input like forward does.
+    assert!(matches!(
+        model.teacher_forced(&[]),
+        Err(InferenceError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        model.teacher_forced(&[TINY.vocab as u32]),
+        Err(InferenceError::InvalidRequest(_))
+    ));
 }
