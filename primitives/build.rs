@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "comrade/bank/v1/bank.proto",
         "comrade/auth/v1/auth.proto",
         "comrade/app/v1/app.proto",
+        "comrade/staking/v1/staking.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -33,6 +33,15 @@ pub fn msg_send(from: &str, to: &str, denom: &str, amount: &str) -> Any {
     }
 }
 
+/// Any message packed as `Any` under `type_url` (e.g. a staking message
+/// with its handler's `TYPE_URL`).
+pub fn pack(type_url: &str, msg: &impl Message) -> Any {
+    Any {
+        type_url: type_url.to_string(),
+        value: msg.encode_to_vec(),
+    }
+}
+
 /// The compressed public key of `key`.
 pub fn public_key_bytes(key: &SigningKey) -> Vec<u8> {
     key.verifying_key()

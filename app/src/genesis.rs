@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::{
     modules::GenesisSections,
     params::Params,
-    validators::{ValidatorsGenesis, consensus_address, genesis::GenesisValidatorEntry},
+    validators::{GenesisValidatorEntry, consensus_address},
 };
 use comrade_bank::{auth::AuthGenesis, bank::BankGenesis as BankSection};
+use comrade_consensus::staking::{StakingGenesis, StakingParams};
 
 /// Module account names (owned by the auth module).
 pub use comrade_bank::auth::module_accounts;
@@ -27,6 +28,9 @@ pub use comrade_bank::auth::module_accounts;
 pub struct AppState {
     /// Chain parameters (denom, fees, limits).
     pub params: Params,
+    /// Staking parameters. Each genesis validator bonds `power ×
+    /// power_reduction` from its operator's genesis balance.
+    pub staking: StakingParams,
     /// Bank section: initial balances.
     pub bank: BankGenesis,
     /// The initial validator set.
@@ -197,6 +201,8 @@ pub struct ValidatedGenesis {
     pub balances: Vec<(Address, Amount)>,
     /// Validators, sorted by consensus address.
     pub validators: Vec<GenesisValidatorEntry>,
+    /// Staking parameters.
+    pub staking: StakingParams,
     /// Total supply.
     pub total_supply: Amount,
 }
@@ -243,6 +249,7 @@ impl AppState {
                     .collect(),
             },
             validators,
+            staking: StakingParams::default(),
             distribution: Distribution {
                 total_supply: total.to_string(),
                 crowdfunding_bps: 0,
@@ -262,6 +269,7 @@ impl AppState {
     /// Checks every rule and returns the typed view.
     pub fn validate(&self) -> Result<ValidatedGenesis, GenesisError> {
         self.params.validate().map_err(GenesisError::BadParams)?;
+        self.staking.validate().map_err(GenesisError::BadParams)?;
         let denom = &self.params.denom;
 
         let mut balances = std::collections::BTreeMap::new();
@@ -352,6 +360,7 @@ impl AppState {
         let mut validators = Vec::new();
         let mut keys = BTreeSet::new();
         let mut names = BTreeSet::new();
+        let mut operators = BTreeSet::new();
         let mut power_sum: i64 = 0;
         for v in &self.validators {
             let bad = |reason: String| GenesisError::BadValidator {
@@ -384,6 +393,28 @@ impl AppState {
                 .filter(|p| *p <= MAX_TOTAL_VOTING_POWER)
                 .ok_or_else(|| bad("total voting power exceeds the CometBFT maximum".into()))?;
             let op = addr(&format!("validator {:?} operator", v.name), &v.operator)?;
+            if !operators.insert(op) {
+                return Err(bad(format!("operator {op} already runs another validator")));
+            }
+            // The operator's genesis balance pays the self-stake at InitChain.
+            let stake = u128::try_from(v.power)
+                .ok()
+                .and_then(|p| p.checked_mul(self.staking.power_reduction))
+                .ok_or_else(|| bad("stake (power × power_reduction) overflows".into()))?;
+            if stake < self.staking.min_self_stake {
+                return Err(bad(format!(
+                    "stake {stake} (power {} × power_reduction {}) is below staking.min_self_stake {}",
+                    v.power, self.staking.power_reduction, self.staking.min_self_stake
+                )));
+            }
+            let funded = balance_of(&op);
+            if funded < stake {
+                return Err(bad(format!(
+                    "operator {op} has a genesis balance of {funded}, below its self-stake {stake} \
+                     (power {} × power_reduction {})",
+                    v.power, self.staking.power_reduction
+                )));
+            }
             validators.push(GenesisValidatorEntry {
                 name: v.name.clone(),
                 pub_key: key,
@@ -397,6 +428,7 @@ impl AppState {
             params: self.params.clone(),
             balances: balances.into_iter().collect(),
             validators,
+            staking: self.staking.clone(),
             total_supply: total,
         })
     }
@@ -413,7 +445,7 @@ pub fn crowdfunding_share(total: Amount, bps: u32) -> Amount {
 
 /// Module accounts created at genesis, in numbering order (after the
 /// funded accounts).
-pub const GENESIS_MODULE_ACCOUNTS: [&str; 3] = module_accounts::ALL;
+pub const GENESIS_MODULE_ACCOUNTS: [&str; 4] = module_accounts::ALL;
 
 impl ValidatedGenesis {
     /// Each module's genesis section. Account numbers follow the funded
@@ -431,7 +463,8 @@ impl ValidatedGenesis {
                 balances: self.balances.clone(),
                 total_supply: self.total_supply,
             },
-            validators: ValidatorsGenesis {
+            staking: StakingGenesis {
+                params: self.staking.clone(),
                 validators: self.validators.clone(),
             },
             fees: (),

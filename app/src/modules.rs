@@ -7,6 +7,10 @@ use crate::registry::{actions, codes, components, queries};
 // The action registry: type URL → message, one line per message type.
 actions! {
     Send => comrade_bank::bank::MsgSend,
+    CreateValidator => comrade_consensus::staking::MsgCreateValidator,
+    Bond => comrade_consensus::staking::MsgBond,
+    Unbond => comrade_consensus::staking::MsgUnbond,
+    Unjail => comrade_consensus::staking::MsgUnjail,
 }
 
 // The components in hook order (`init_chain`, `begin_block`, `end_block`),
@@ -14,7 +18,7 @@ actions! {
 components! {
     auth => comrade_bank::auth::Auth,
     bank => comrade_bank::bank::Bank,
-    validators => crate::validators::Validators,
+    staking => comrade_consensus::staking::Staking,
     fees => crate::fees::Fees,
 }
 
@@ -26,6 +30,7 @@ queries! {
     comrade_bank::bank::cosmos_query::CosmosBankQuery,
     crate::query::ParamsQuery,
     crate::validators::query::ValidatorsQuery,
+    comrade_consensus::staking::query::StakingQuery,
 }
 
 // Every module's error codes.
@@ -33,6 +38,7 @@ codes! {
     comrade_bank::auth::AuthError,
     comrade_bank::bank::BankError,
     crate::fees::FeeError,
+    comrade_consensus::staking::StakingError,
 }
 
 #[cfg(test)]
@@ -52,7 +58,7 @@ mod tests {
 
     #[test]
     fn hooks_run_in_list_order() {
-        assert_eq!(COMPONENTS, ["auth", "bank", "validators", "fees"]);
+        assert_eq!(COMPONENTS, ["auth", "bank", "staking", "fees"]);
     }
 
     /// Every code is in its module's range, module ranges do not overlap, a

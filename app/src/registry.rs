@@ -269,7 +269,7 @@ mod tests {
         crate::registry::components! {
             auth => comrade_bank::auth::Auth,
             bank => comrade_bank::bank::Bank,
-            validators => crate::validators::Validators,
+            staking => comrade_consensus::staking::Staking,
             fees => crate::fees::Fees,
             empty => super::empty::Empty,
         }
@@ -287,7 +287,7 @@ mod tests {
         let sections = lists::GenesisSections {
             auth: Default::default(),
             bank: Default::default(),
-            validators: Default::default(),
+            staking: Default::default(),
             fees: (),
             empty: 7,
         };

@@ -1,17 +1,20 @@
-//! Proof-of-compute protocol for the Comrade chain.
+//! Staking and proof-of-compute for the Comrade chain (ARCHITECTURE §7).
 //!
-//! This crate will own validator and compute-node staking, capacity challenges,
-//! inference attestation verdicts taken from vote extensions, stake-weighted
-//! tallies, rewards, slashing and throttling (ARCHITECTURE.md §7).
+//! * [`staking`]: validators bond COMRADE, voting power is bonded stake,
+//!   jailing and unjailing, double-sign and downtime slashing, unbonding,
+//!   validator-set updates to CometBFT.
 //!
-//! **Status:** skeleton. Nothing is implemented yet; the vote-extension
-//! plumbing that will carry verdicts lives in `comrade-app` and carries an
-//! empty verdict list until this crate is filled in.
+//! The capacity challenges verify openings with the exact kernel of
+//! `comrade-exact`; compute-node registration, the beacon and audits are
+//! the next parts of this crate (see `docs/proof-of-compute.md`).
 //!
-//! Must not depend on `comrade-bridge` or `comrade-inference`.
+//! Must not depend on `comrade-bridge` or the Burn engine.
+#![deny(clippy::arithmetic_side_effects)]
 #![deny(
     clippy::dbg_macro,
     clippy::print_stdout,
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss
 )]
+
+pub mod staking;

@@ -372,6 +372,7 @@ pub fn init(
 
     let mut state = AppState {
         params,
+        staking: Default::default(),
         bank: BankGenesis::default(),
         validators: Vec::new(),
         distribution: Distribution {

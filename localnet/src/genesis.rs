@@ -16,8 +16,10 @@ use crate::{AppKind, LocalnetConfig, LocalnetError, Result};
 pub const FAUCET_BALANCE: u128 = 1_000_000_000_000_000;
 /// Genesis balance of each funded load-test account (1e6 COMRADE).
 pub const FUNDED_ACCOUNT_BALANCE: u128 = 1_000_000_000_000;
-/// Genesis balance of each validator operator account.
-const OPERATOR_BALANCE: u128 = 1_000_000;
+/// Genesis balance of each validator operator account: its self-stake
+/// (`VALIDATOR_POWER × power_reduction`, bonded at InitChain) plus 1 COMRADE
+/// for fees.
+const OPERATOR_BALANCE: u128 = VALIDATOR_POWER as u128 * 1_000_000 + 1_000_000;
 /// Voting power of each validator.
 pub(crate) const VALIDATOR_POWER: i64 = 10;
 
@@ -123,7 +125,22 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
             }
         })
         .collect();
-    AppState::dev(params, &balances, validators)
+    let mut state = AppState::dev(params, &balances, validators);
+    state.staking = localnet_staking_params();
+    state
+}
+
+/// Staking params of the localnet: the default stake sizes with short
+/// epochs and windows, so set changes, unbondings and downtime jailing are
+/// seen within a test's minutes.
+pub(crate) fn localnet_staking_params() -> comrade_consensus::staking::StakingParams {
+    comrade_consensus::staking::StakingParams {
+        epoch_blocks: 10,
+        unbonding_blocks: 30,
+        signed_blocks_window: 100,
+        downtime_jail_blocks: 20,
+        ..Default::default()
+    }
 }
 
 /// The CometBFT genesis document. For [`AppKind::Comrade`] the validator set

@@ -22,3 +22,10 @@ pub mod app {
         include!(concat!(env!("OUT_DIR"), "/comrade.app.v1.rs"));
     }
 }
+/// `comrade.staking.v1`
+pub mod staking {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/comrade.staking.v1.rs"));
+    }
+}

@@ -65,8 +65,18 @@ impl TestValidator {
 }
 
 /// Builds a genesis `app_state` funding `balances` with the default params
-/// and no crowdfunding.
+/// and no crowdfunding. Each validator's operator is also funded with its
+/// self-stake (`power × power_reduction`), which InitChain bonds.
 pub fn genesis(balances: &[(Address, u128)], validators: &[TestValidator]) -> AppState {
+    let staking = comrade_consensus::staking::StakingParams::default();
+    let mut funded: std::collections::BTreeMap<Address, u128> = std::collections::BTreeMap::new();
+    for (a, amt) in balances {
+        *funded.entry(*a).or_default() += amt;
+    }
+    for v in validators {
+        *funded.entry(v.operator).or_default() += v.power as u128 * staking.power_reduction;
+    }
+    let balances: Vec<(Address, u128)> = funded.into_iter().collect();
     let validators = validators
         .iter()
         .enumerate()
@@ -78,7 +88,7 @@ pub fn genesis(balances: &[(Address, u128)], validators: &[TestValidator]) -> Ap
             operator: v.operator.to_string(),
         })
         .collect();
-    AppState::dev(Params::default(), balances, validators)
+    AppState::dev(Params::default(), &balances, validators)
 }
 
 /// The mock-consensus harness.
@@ -97,6 +107,11 @@ pub struct MockConsensus {
     /// ProcessProposal and FinalizeBlock of height `h` see the commit of
     /// `h - 1` even after `extend_votes(h)` has run. Latest last.
     commits: Vec<(i64, ExtendedCommitInfo)>,
+    /// Validators that miss their votes (CometBFT's `Absent`) from now on.
+    pub absent: std::collections::BTreeSet<[u8; 20]>,
+    /// Evidence CometBFT reports in the next block (cleared by
+    /// [`MockConsensus::block`]).
+    pub misbehavior: Vec<tendermint_proto::v0_38::abci::Misbehavior>,
     /// Genesis app_state bytes.
     genesis_bytes: Vec<u8>,
 }
@@ -139,6 +154,8 @@ impl MockConsensus {
             chain_id: chain_id.to_string(),
             validators,
             commits: Vec::new(),
+            absent: Default::default(),
+            misbehavior: Vec::new(),
             genesis_bytes,
         };
         h.init_chain()?;
@@ -177,6 +194,7 @@ impl MockConsensus {
     pub fn block(&mut self, txs: Vec<Vec<u8>>) -> Result<ResponseFinalizeBlock> {
         let r = self.propose_and_finalize(txs)?;
         self.app.commit()?;
+        self.misbehavior.clear();
         Ok(r)
     }
 
@@ -187,7 +205,7 @@ impl MockConsensus {
             max_tx_bytes: 22 * 1024 * 1024,
             txs: txs.into_iter().map(Into::into).collect(),
             local_last_commit: Some(self.local_last_commit()),
-            misbehavior: Vec::new(),
+            misbehavior: self.misbehavior.clone(),
             height,
             time: None,
             next_validators_hash: Default::default(),
@@ -241,7 +259,7 @@ impl MockConsensus {
         let r = self.app.process_proposal(RequestProcessProposal {
             txs: txs.into_iter().map(Into::into).collect(),
             proposed_last_commit: Some(self.commit_info_for(height)),
-            misbehavior: Vec::new(),
+            misbehavior: self.misbehavior.clone(),
             hash: Default::default(),
             height,
             time: None,
@@ -267,7 +285,7 @@ impl MockConsensus {
         self.app.finalize_block(RequestFinalizeBlock {
             txs: txs.into_iter().map(Into::into).collect(),
             decided_last_commit: Some(last_commit),
-            misbehavior: Vec::new(),
+            misbehavior: self.misbehavior.clone(),
             hash: Default::default(),
             height,
             time: None,
@@ -281,6 +299,17 @@ impl MockConsensus {
     pub fn extend_votes(&mut self, height: i64) -> Result<()> {
         let mut votes = Vec::new();
         for v in &self.validators {
+            if self.absent.contains(&v.address()) {
+                votes.push(ExtendedVoteInfo {
+                    validator: Some(Validator {
+                        address: v.address().to_vec().into(),
+                        power: v.power,
+                    }),
+                    block_id_flag: BlockIdFlag::Absent as i32,
+                    ..Default::default()
+                });
+                continue;
+            }
             let ext = self
                 .app
                 .extend_vote(RequestExtendVote {
@@ -327,6 +356,8 @@ impl MockConsensus {
             chain_id,
             validators,
             commits,
+            absent,
+            misbehavior,
             genesis_bytes,
         } = self;
         drop(app);
@@ -336,6 +367,8 @@ impl MockConsensus {
             chain_id,
             validators,
             commits,
+            absent,
+            misbehavior,
             genesis_bytes,
         })
     }

@@ -2,7 +2,7 @@
 //! → app hash; the block is staged until `Commit` persists it.
 
 use anyhow::{Context as _, Result, bail};
-use cnidarium::StateDelta;
+use cnidarium::{StateDelta, StateRead as _};
 use comrade_primitives::component::BlockContext;
 use tendermint_proto::v0_38::abci::{
     ExecTxResult, RequestFinalizeBlock, ResponseCommit, ResponseFinalizeBlock,
@@ -87,7 +87,12 @@ impl App {
                 Err(ExecError::Tx(e)) => bail!("an end-block hook failed: {e}"),
                 Err(ExecError::Internal(e)) => bail!("end block {}: {e}", block.height),
             }
-            let (_, events) = end.apply();
+            let validator_updates = comrade_consensus::staking::validator_updates(&end);
+            let mut events: Vec<tendermint::abci::Event> = end
+                .object_get(super::pipeline::BEGIN_EVENTS_OBJECT)
+                .unwrap_or_default();
+            let (_, end_events) = end.apply();
+            events.extend(end_events);
             // Re-base the writes on the plain snapshot for cnidarium.
             let (base, changes) = state.flatten();
             let writes = changes.unwritten_changes().clone();
@@ -96,6 +101,7 @@ impl App {
             let batch = self.inner.storage.prepare_commit(plain).await?;
             Ok(ExecutedBlock {
                 tx_results,
+                validator_updates,
                 events,
                 batch,
                 writes,
@@ -138,7 +144,7 @@ impl App {
         Ok(ResponseFinalizeBlock {
             events: executed.events.into_iter().map(Into::into).collect(),
             tx_results: executed.tx_results,
-            validator_updates: Vec::new(),
+            validator_updates: executed.validator_updates,
             consensus_param_updates: None,
             app_hash: app_hash.into(),
         })

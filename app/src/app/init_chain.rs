@@ -76,7 +76,7 @@ impl App {
         self.reset_mempool()?;
 
         let updates = sections
-            .validators
+            .staking
             .validators
             .iter()
             .map(|v| validator_update(&v.record()))

@@ -24,6 +24,8 @@ const MAX_EXECUTED: usize = 4;
 /// The result of executing a whole block on the latest committed state.
 pub(super) struct ExecutedBlock {
     pub(super) tx_results: Vec<ExecTxResult>,
+    /// Validator-set updates for CometBFT (from the staking end-block).
+    pub(super) validator_updates: Vec<tendermint_proto::v0_38::abci::ValidatorUpdate>,
     /// End-block events.
     pub(super) events: Vec<tendermint::abci::Event>,
     pub(super) batch: StagedWriteBatch,

@@ -39,12 +39,23 @@ pub(super) async fn begin_block(
     let mut state = StateDelta::new(snapshot);
     load_params(&mut state, params.clone());
     state.put_u64(state_key::BLOCK_HEIGHT.to_string(), ctx.height);
-    match crate::modules::begin_block(&mut state, ctx).await {
-        Ok(()) => Ok(state),
+    // The hooks run on their own delta so their events (slashes, jailings)
+    // can be kept: the block's events are begin-block events, then the
+    // end-block ones (FinalizeBlock reports both).
+    let mut begin = StateDelta::new(&mut state);
+    match crate::modules::begin_block(&mut begin, ctx).await {
+        Ok(()) => {}
         Err(ExecError::Tx(e)) => anyhow::bail!("a begin-block hook failed: {e}"),
         Err(ExecError::Internal(e)) => anyhow::bail!("{e}"),
     }
+    let (_, events) = begin.apply();
+    state.object_put(BEGIN_EVENTS_OBJECT, events);
+    Ok(state)
 }
+
+/// Ephemeral: the begin-block hooks' events, until the end block reports
+/// them.
+pub(super) const BEGIN_EVENTS_OBJECT: &str = "app/begin_block_events";
 
 /// Reads, concurrently, every committed key the block's txs will read (each
 /// signer's account and balance, the keys each action names, the fee

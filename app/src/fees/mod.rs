@@ -171,7 +171,13 @@ mod tests {
                 operator: Address([i; 20]).to_string(),
             })
             .collect();
-        let g = AppState::dev(Params::default(), &[(payer, 1_000_000)], validators)
+        // Each operator holds exactly its self-stake, which genesis bonds.
+        let balances = [
+            (payer, 1_000_000),
+            (Address([1; 20]), 1_000_000),
+            (Address([2; 20]), 3_000_000),
+        ];
+        let g = AppState::dev(Params::default(), &balances, validators)
             .validate()
             .unwrap();
         let mut state = StateDelta::new(storage.latest_snapshot());
@@ -207,7 +213,7 @@ mod tests {
         assert_eq!((v1, v2, treasury), (2_000, 6_000, 2_001));
         let collector = Address::module(module_accounts::FEE_COLLECTOR);
         assert_eq!(state.balance(&collector).await.unwrap(), 0);
-        assert_eq!(state.supply().await.unwrap(), 1_000_000);
+        assert_eq!(state.supply().await.unwrap(), 5_000_000);
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].kind, "EventFeesDistributed");
     }

@@ -29,6 +29,16 @@ pub(crate) fn validators() -> Vec<TestValidator> {
     ]
 }
 
+/// The stake the genesis validators bond from their operators' genesis
+/// balances (`power × power_reduction`), part of the supply.
+pub(crate) fn genesis_stake() -> u128 {
+    let reduction = comrade_consensus::staking::StakingParams::default().power_reduction;
+    validators()
+        .iter()
+        .map(|v| v.power as u128 * reduction)
+        .sum()
+}
+
 /// A chain at `dir` whose genesis gives each of `keys` 10,000,000 `ucomrade`.
 pub(crate) fn funded_chain(dir: &std::path::Path, keys: &[SigningKey]) -> MockConsensus {
     let balances: Vec<_> = keys.iter().map(|k| (address_of(k), 10_000_000)).collect();

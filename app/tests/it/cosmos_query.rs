@@ -99,19 +99,19 @@ fn cosmos_accounts_pages_cover_every_account_once_and_module_accounts_are_named(
         assert!(resp.accounts.len() <= 2);
         seen.extend(resp.accounts.into_iter().map(|a| a.type_url));
         let page = resp.pagination.unwrap();
-        // alice, bob and the three module accounts.
-        assert_eq!(page.total, 5);
+        // alice, bob, the four operators and the four module accounts.
+        assert_eq!(page.total, 10);
         if page.next_key.is_empty() {
             break;
         }
         key = page.next_key;
     }
-    assert_eq!(seen.len(), 5);
+    assert_eq!(seen.len(), 10);
     let modules = seen
         .iter()
         .filter(|t| **t == auth::ModuleAccount::type_url())
         .count();
-    assert_eq!(modules, 3);
+    assert_eq!(modules, 4);
 
     let r = q(
         &f,
@@ -134,7 +134,8 @@ fn cosmos_accounts_pages_cover_every_account_once_and_module_accounts_are_named(
         [
             module_accounts::FEE_COLLECTOR,
             module_accounts::TREASURY,
-            module_accounts::FREE_ACCESS_POOL
+            module_accounts::FREE_ACCESS_POOL,
+            module_accounts::STAKING_POOL
         ]
     );
 }
@@ -181,7 +182,10 @@ fn cosmos_bank_balances_supply_and_metadata() {
 
     let r = q(&f, "/cosmos.bank.v1beta1.Query/TotalSupply", vec![], false);
     let supply = bank::QueryTotalSupplyResponse::decode(r.value.as_ref()).unwrap();
-    assert_eq!(supply.supply[0].amount, (2 * START_BALANCE).to_string());
+    assert_eq!(
+        supply.supply[0].amount,
+        (2 * START_BALANCE + genesis_stake()).to_string()
+    );
 
     let r = q(
         &f,

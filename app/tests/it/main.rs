@@ -10,6 +10,7 @@ mod determinism;
 mod optimistic;
 mod query;
 mod server;
+mod staking;
 mod state_hash;
 mod transfer;
 mod wire;

@@ -62,7 +62,10 @@ fn balance_account_params_supply() {
 
     let r = q(&f, "/comrade.bank.v1.Query/Supply", vec![], false);
     let s = bank_pb::QuerySupplyResponse::decode(r.value.as_ref()).unwrap();
-    assert_eq!(s.supply[0].amount, (2 * START_BALANCE).to_string());
+    assert_eq!(
+        s.supply[0].amount,
+        (2 * START_BALANCE + genesis_stake()).to_string()
+    );
 
     let r = q(&f, "/comrade.app.v1.Query/Params", vec![], false);
     let p =

@@ -1,22 +1,23 @@
 //! The state format is pinned: a fixed genesis and three fixed transfers
-//! must give the app hashes that state format 2 gave before the module-first
-//! layout (computed with commit 5726658). A change here means the state
-//! format changed: bump `STATE_FORMAT_VERSION`, say why, and re-pin.
+//! must give these app hashes. Format 3 added staking (validator records,
+//! the staking pool holding the genesis validators' self-stake, the decided
+//! set and its pending updates). A change here means the state format
+//! changed: bump `STATE_FORMAT_VERSION`, say why, and re-pin.
 
 use crate::common::*;
 use comrade_app::client::address_of;
 use comrade_test_utils::account_key;
 
 const PINNED: [&str; 4] = [
-    "be9189ad385dc1fe8790e45c36d997876f5b5adc182241618ab51a33fc3f27a0",
-    "ae950dd444c618164577a6f24afd4da8fdbb7e4f6755ff9ce267bf32b16ffcad",
-    "460cc23f6a5ce616bd3f424988db9960c219411b3bddd3154595d6079953dad3",
-    "a30d8c064c9aa756844da4e7bbb64734e58187550848f14fb09a5bc766a3e8ea",
+    "6dcf8689db3e2a06dd99d606cebedeb84ff26910fa381a9d30bff71c965b9b7e",
+    "d943d50ca85bc2302ad2f4c50c8b3de199da60bcff198ff5dc0033202fd327c1",
+    "9131370987288a7b8e8d626773510c9f39bbce7feb98b2b1cd43830e5efed25f",
+    "91ce4822f466350faf31c1bb2bda0abb11e33a6b71793bd2f9411650463d8bd0",
 ];
 
 #[test]
-fn state_format_2_app_hashes_are_unchanged() {
-    assert_eq!(comrade_app::app::STATE_FORMAT_VERSION, 2, "re-pin below");
+fn state_format_3_app_hashes_are_unchanged() {
+    assert_eq!(comrade_app::app::STATE_FORMAT_VERSION, 3, "re-pin below");
     let mut f = fixture();
     let carol = address_of(&account_key(3));
     let mut hashes = vec![hex::encode(f.h.info().unwrap().1)];

@@ -48,7 +48,10 @@ fn send_moves_funds_and_splits_fees() {
     );
     assert_eq!(treasury + paid.iter().sum::<u128>(), FEE);
     // Supply unchanged.
-    assert_eq!(f.h.app.block_on(snap.supply()).unwrap(), 2 * START_BALANCE);
+    assert_eq!(
+        f.h.app.block_on(snap.supply()).unwrap(),
+        2 * START_BALANCE + genesis_stake()
+    );
 }
 
 #[test]
@@ -137,7 +140,8 @@ fn large_block_with_parallel_signature_checks() {
     txs[50] = prost::Message::encode_to_vec(&raw);
     // The newcomer, funded by tx 0, spends in the same block. Its account
     // number is the next one to be assigned.
-    let next_number = keys.len() as u64 + 3; // 100 accounts + 3 module accounts
+    // 100 accounts + 4 validator operators + 4 module accounts
+    let next_number = keys.len() as u64 + 8;
     txs.push(send(&newcomer, &address_of(&keys[1]), 10, next_number, 0));
 
     let mut block = vec![comrade_app::vote_ext::encode_injected(

@@ -12,8 +12,12 @@ pub const TREASURY: &str = "treasury";
 /// Funds the free inference tier.
 pub const FREE_ACCESS_POOL: &str = "free_access_pool";
 
+/// Holds bonded and unbonding stake (validators' and compute nodes');
+/// slashes move from here to the treasury.
+pub const STAKING_POOL: &str = "staking_pool";
+
 /// Every module account, in genesis numbering order.
-pub const ALL: [&str; 3] = [FEE_COLLECTOR, TREASURY, FREE_ACCESS_POOL];
+pub const ALL: [&str; 4] = [FEE_COLLECTOR, TREASURY, FREE_ACCESS_POOL, STAKING_POOL];
 
 /// The module account name of `address`, if it is one.
 pub fn name_of(address: &Address) -> Option<&'static str> {
