@@ -60,6 +60,11 @@ impl Params {
         ChainParams::try_from(self).map(|_| ())
     }
 
+    /// `amount` without a trailing native denom (`1000ucomrade` → `1000`).
+    pub fn denom_stripped<'a>(&self, amount: &'a str) -> &'a str {
+        amount.strip_suffix(self.denom.as_str()).unwrap_or(amount)
+    }
+
     /// `min_fee_base` parsed.
     pub fn min_fee_base(&self) -> Result<Amount, String> {
         parse_amount(&self.min_fee_base).map_err(|e| format!("min_fee_base: {e}"))

@@ -4,11 +4,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use comrade_app::client::{SignOptions, address_of, msg_send, sign_tx};
+use comrade_app::client::{SignOptions, address_of, msg_send, pack, sign_tx};
+use comrade_consensus::staking::{MsgBond, MsgCreateValidator, MsgUnbond, MsgUnjail};
 use comrade_primitives::{
-    Address, parse_amount,
-    proto::{app::v1 as app_pb, auth::v1 as auth_pb, bank::v1 as bank_pb},
+    Address,
+    component::ActionHandler as _,
+    parse_amount,
+    proto::{
+        app::v1 as app_pb, auth::v1 as auth_pb, bank::v1 as bank_pb, staking::v1 as staking_pb,
+    },
 };
+use cosmrs::Any;
 use prost::Message;
 use tendermint_rpc::{Client, HttpClient};
 
@@ -20,6 +26,79 @@ pub(crate) enum TxCommand {
     /// Bank transactions.
     #[command(subcommand)]
     Bank(BankTx),
+    /// Validator staking transactions.
+    #[command(subcommand)]
+    Staking(StakingTx),
+}
+
+/// Options every tx takes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TxOptions {
+    /// Fee in base units (default: the minimum for this tx).
+    #[arg(long)]
+    fee: Option<String>,
+    /// Memo attached to the tx.
+    #[arg(long, default_value = "")]
+    memo: String,
+    /// Return after CheckTx instead of waiting until the tx is in a block.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+/// `comrade tx staking …` (the signing key is the validator's operator).
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum StakingTx {
+    /// Create a validator bonded with a self-stake; it joins the validator
+    /// set at the end of the epoch.
+    ///
+    /// The consensus key is CometBFT's Ed25519 validator key: give it with
+    /// `--pubkey <base64>` or read it from `--cometbft-home <dir>`
+    /// (`config/priv_validator_key.json`).
+    CreateValidator {
+        /// Operator key name in the keyring.
+        from: String,
+        /// Self-stake in base units (`5000000` or `5000000ucomrade`).
+        self_stake: String,
+        /// Validator name.
+        #[arg(long)]
+        moniker: String,
+        /// Commission in basis points.
+        #[arg(long, default_value_t = 0)]
+        commission_bps: u32,
+        /// Ed25519 consensus public key, base64.
+        #[arg(long, conflicts_with = "cometbft_home")]
+        pubkey: Option<String>,
+        /// CometBFT home whose `config/priv_validator_key.json` holds the key.
+        #[arg(long)]
+        cometbft_home: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Bond more of the operator's tokens to its validator.
+    Bond {
+        /// Operator key name.
+        from: String,
+        /// Amount in base units.
+        amount: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Start unbonding; paid out after the unbonding period.
+    Unbond {
+        /// Operator key name.
+        from: String,
+        /// Amount in base units.
+        amount: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Return a jailed validator to the set once its jail time is over.
+    Unjail {
+        /// Operator key name.
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
 }
 
 /// `comrade tx bank …`
@@ -67,6 +146,23 @@ pub(crate) enum QueryCommand {
         hash: String,
     },
     /// Chain parameters.
+    Params,
+    /// Staking queries.
+    #[command(subcommand)]
+    Staking(StakingQuery),
+}
+
+/// `comrade query staking …`
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum StakingQuery {
+    /// Every validator: stake, set power, jail status, missed blocks.
+    Validators,
+    /// One validator by its operator address.
+    Validator {
+        /// Operator address (`comrade1…`).
+        operator: String,
+    },
+    /// Staking parameters.
     Params,
 }
 
@@ -129,19 +225,170 @@ pub(crate) fn tx(
     chain_id: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    let TxCommand::Bank(BankTx::Send {
-        from,
-        to,
-        amount,
-        fee,
-        memo,
-        no_wait,
-    }) = cmd;
-    let to = parse_address(&to)?;
+    match cmd {
+        TxCommand::Bank(BankTx::Send {
+            from,
+            to,
+            amount,
+            fee,
+            memo,
+            no_wait,
+        }) => {
+            let to = parse_address(&to)?;
+            let opts = TxOptions { fee, memo, no_wait };
+            broadcast(
+                home,
+                node,
+                chain_id,
+                json,
+                &from,
+                &opts,
+                move |p, sender| {
+                    let amount = parse_amount(p.denom_stripped(&amount))?;
+                    Ok(vec![msg_send(
+                        &sender.to_string(),
+                        &to.to_string(),
+                        &p.denom,
+                        &amount.to_string(),
+                    )])
+                },
+            )
+        }
+        TxCommand::Staking(StakingTx::CreateValidator {
+            from,
+            self_stake,
+            moniker,
+            commission_bps,
+            pubkey,
+            cometbft_home,
+            opts,
+        }) => {
+            let key = consensus_pubkey(pubkey.as_deref(), cometbft_home.as_deref())?;
+            broadcast(
+                home,
+                node,
+                chain_id,
+                json,
+                &from,
+                &opts,
+                move |p, sender| {
+                    let stake = parse_amount(p.denom_stripped(&self_stake))?;
+                    Ok(vec![pack(
+                        MsgCreateValidator::TYPE_URL,
+                        &staking_pb::MsgCreateValidator {
+                            operator: sender.to_string(),
+                            consensus_pubkey: key.to_vec(),
+                            moniker: moniker.clone(),
+                            commission_bps,
+                            self_stake: stake.to_string(),
+                        },
+                    )])
+                },
+            )
+        }
+        TxCommand::Staking(StakingTx::Bond { from, amount, opts }) => broadcast(
+            home,
+            node,
+            chain_id,
+            json,
+            &from,
+            &opts,
+            move |p, sender| {
+                let amount = parse_amount(p.denom_stripped(&amount))?;
+                Ok(vec![pack(
+                    MsgBond::TYPE_URL,
+                    &staking_pb::MsgBond {
+                        operator: sender.to_string(),
+                        amount: amount.to_string(),
+                    },
+                )])
+            },
+        ),
+        TxCommand::Staking(StakingTx::Unbond { from, amount, opts }) => broadcast(
+            home,
+            node,
+            chain_id,
+            json,
+            &from,
+            &opts,
+            move |p, sender| {
+                let amount = parse_amount(p.denom_stripped(&amount))?;
+                Ok(vec![pack(
+                    MsgUnbond::TYPE_URL,
+                    &staking_pb::MsgUnbond {
+                        operator: sender.to_string(),
+                        amount: amount.to_string(),
+                    },
+                )])
+            },
+        ),
+        TxCommand::Staking(StakingTx::Unjail { from, opts }) => broadcast(
+            home,
+            node,
+            chain_id,
+            json,
+            &from,
+            &opts,
+            move |_, sender| {
+                Ok(vec![pack(
+                    MsgUnjail::TYPE_URL,
+                    &staking_pb::MsgUnjail {
+                        operator: sender.to_string(),
+                    },
+                )])
+            },
+        ),
+    }
+}
+
+/// The Ed25519 consensus key from `--pubkey` (base64) or a CometBFT home.
+fn consensus_pubkey(pubkey: Option<&str>, cometbft_home: Option<&Path>) -> Result<[u8; 32]> {
+    use base64::Engine as _;
+    let b64 = match (pubkey, cometbft_home) {
+        (Some(k), _) => k.to_string(),
+        (None, Some(dir)) => {
+            let path = dir.join("config/priv_validator_key.json");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            v.pointer("/pub_key/value")
+                .and_then(|k| k.as_str())
+                .with_context(|| format!("{} has no pub_key.value", path.display()))?
+                .to_string()
+        }
+        (None, None) => {
+            bail!("give the consensus key with --pubkey <base64> or --cometbft-home <dir>")
+        }
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .with_context(|| format!("consensus key {b64:?} is not base64"))?;
+    raw.as_slice().try_into().map_err(|_| {
+        anyhow::anyhow!(
+            "consensus key has {} bytes, expected 32 (Ed25519)",
+            raw.len()
+        )
+    })
+}
+
+/// Signs the messages `msgs` builds (from the chain's params and the
+/// sender) with keyring key `from`, broadcasts and waits for the block.
+fn broadcast(
+    home: &Path,
+    node: &str,
+    chain_id: Option<&str>,
+    json: bool,
+    from: &str,
+    opts: &TxOptions,
+    msgs: impl Fn(&comrade_app::params::Params, &Address) -> Result<Vec<Any>>,
+) -> Result<()> {
+    let TxOptions { fee, memo, no_wait } = opts;
+    let (fee, no_wait) = (fee.clone(), *no_wait);
     let keyring = Keyring::open(home)?;
-    let info = keyring.show(&from)?;
+    let info = keyring.show(from)?;
     let pass = crate::keys::passphrase(&format!("passphrase for key {from}: "), false)?;
-    let key = keyring.signing_key(&from, &pass)?;
+    let key = keyring.signing_key(from, &pass)?;
     let sender = address_of(&key);
     anyhow::ensure!(
         sender.to_string() == info.address,
@@ -164,8 +411,7 @@ pub(crate) fn tx(
             abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;
         let params: comrade_app::params::Params =
             params.params.context("node returned no params")?.into();
-        let amount = amount.strip_suffix(params.denom.as_str()).unwrap_or(&amount);
-        let amount = parse_amount(amount)?;
+        let msgs = msgs(&params, &sender)?;
         let account: auth_pb::QueryAccountResponse = abci_query(
             &c,
             node,
@@ -178,24 +424,16 @@ pub(crate) fn tx(
         .await
         .with_context(|| format!("account {sender} not found on chain: fund it first"))?;
         let account = account.account.context("node returned no account")?;
-        let msgs = || {
-            vec![msg_send(
-                &sender.to_string(),
-                &to.to_string(),
-                &params.denom,
-                &amount.to_string(),
-            )]
-        };
         let build = |fee: &str| {
             sign_tx(
                 &key,
-                msgs(),
+                msgs.clone(),
                 &SignOptions {
                     chain_id: &chain_id,
                     account_number: account.account_number,
                     sequence: account.sequence,
                     fee: (fee, &params.denom),
-                    memo: &memo,
+                    memo,
                     timeout_height: 0,
                 },
             )
@@ -358,6 +596,7 @@ pub(crate) fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
                     )
                 });
             }
+            QueryCommand::Staking(q) => staking_query(&c, node, q, json).await?,
             QueryCommand::Params => {
                 let r: app_pb::QueryParamsResponse =
                     abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;
@@ -370,6 +609,83 @@ pub(crate) fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
         }
         Ok(())
     })
+}
+
+async fn staking_query(c: &HttpClient, node: &str, q: StakingQuery, json: bool) -> Result<()> {
+    fn info_json(i: &staking_pb::ValidatorInfo) -> serde_json::Value {
+        let v = i.validator.clone().unwrap_or_default();
+        serde_json::json!({
+            "operator": v.operator,
+            "moniker": v.moniker,
+            "consensus_address": i.consensus_address,
+            "bonded": v.bonded,
+            "power": i.power,
+            "unbonding": i.unbonding,
+            "commission_bps": v.commission_bps,
+            "jailed": v.jailed,
+            "jailed_until": v.jailed_until,
+            "tombstoned": v.tombstoned,
+            "missed_blocks": i.missed_blocks,
+            "slashed_total": v.slashed_total,
+        })
+    }
+    fn info_line(i: &staking_pb::ValidatorInfo) -> String {
+        let v = i.validator.clone().unwrap_or_default();
+        let status = if v.tombstoned {
+            "tombstoned".to_string()
+        } else if v.jailed {
+            format!("jailed until {}", v.jailed_until)
+        } else if i.power > 0 {
+            "active".to_string()
+        } else {
+            "inactive".to_string()
+        };
+        format!(
+            "{:<16} {}  bonded {:>16}  power {:>6}  unbonding {:>12}  missed {:>4}  {status}",
+            v.moniker, v.operator, v.bonded, i.power, i.unbonding, i.missed_blocks
+        )
+    }
+    match q {
+        StakingQuery::Validators => {
+            let r: staking_pb::QueryValidatorsResponse =
+                abci_query(c, node, "/comrade.staking.v1.Query/Validators", vec![]).await?;
+            let all: Vec<_> = r.validators.iter().map(info_json).collect();
+            print_json_or(json, serde_json::json!({"validators": all}), || {
+                r.validators
+                    .iter()
+                    .map(info_line)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        StakingQuery::Validator { operator } => {
+            parse_address(&operator)?;
+            let r: staking_pb::QueryValidatorResponse = abci_query(
+                c,
+                node,
+                "/comrade.staking.v1.Query/Validator",
+                staking_pb::QueryValidatorRequest { operator }.encode_to_vec(),
+            )
+            .await?;
+            let i = r.validator.context("node returned no validator")?;
+            let v = info_json(&i);
+            print_json_or(json, v.clone(), || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            });
+        }
+        StakingQuery::Params => {
+            let r: staking_pb::QueryParamsResponse =
+                abci_query(c, node, "/comrade.staking.v1.Query/Params", vec![]).await?;
+            let p = r.params.context("node returned no params")?;
+            let p = comrade_consensus::staking::StakingParams::try_from(&p)
+                .map_err(|e| anyhow::anyhow!("node returned invalid params: {e}"))?;
+            let v = serde_json::to_value(&p)?;
+            print_json_or(json, v.clone(), || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `comrade status`

@@ -181,4 +181,77 @@ fn operator_flow_on_a_single_validator_chain() {
     );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("code 11"), "{}", stderr(&o));
+
+    // Staking: the genesis validator's operator bonds more; the record
+    // shows it at once (the power follows at the epoch end).
+    let v = |h: &std::path::Path| -> serde_json::Value {
+        let o = ok(comrade(
+            h,
+            &[
+                "--node",
+                &node_url,
+                "--output",
+                "json",
+                "query",
+                "staking",
+                "validator",
+                &alice,
+            ],
+        ));
+        serde_json::from_str(&o).unwrap()
+    };
+    let before = v(h);
+    assert_eq!(before["bonded"], "10000000", "{before}");
+    assert_eq!(before["power"], 10, "{before}");
+    assert_eq!(before["moniker"], "solo");
+    ok(comrade(
+        h,
+        &[
+            "--node",
+            &node_url,
+            "tx",
+            "staking",
+            "bond",
+            "alice",
+            "2000000ucomrade",
+        ],
+    ));
+    assert_eq!(v(h)["bonded"], "12000000");
+    let all = ok(comrade(
+        h,
+        &[
+            "--node",
+            &node_url,
+            "--output",
+            "json",
+            "query",
+            "staking",
+            "validators",
+        ],
+    ));
+    let all: serde_json::Value = serde_json::from_str(&all).unwrap();
+    assert_eq!(all["validators"].as_array().unwrap().len(), 1);
+    // Unbonding more than bonded, and unjailing a validator that is not
+    // jailed, are refused with their codes.
+    let o = comrade(
+        h,
+        &[
+            "--node", &node_url, "tx", "staking", "unbond", "alice", "12000001",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("code 104"), "{}", stderr(&o));
+    let o = comrade(
+        h,
+        &["--node", &node_url, "tx", "staking", "unjail", "alice"],
+    );
+    assert!(stderr(&o).contains("code 106"), "{}", stderr(&o));
+    let p = ok(comrade(
+        h,
+        &[
+            "--node", &node_url, "--output", "json", "query", "staking", "params",
+        ],
+    ));
+    let p: serde_json::Value = serde_json::from_str(&p).unwrap();
+    assert_eq!(p["power_reduction"], "1000000");
 }
