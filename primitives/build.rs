@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "comrade/auth/v1/auth.proto",
         "comrade/app/v1/app.proto",
         "comrade/staking/v1/staking.proto",
+        "comrade/compute/v1/compute.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -17,7 +17,10 @@ use crate::{
     validators::{GenesisValidatorEntry, consensus_address},
 };
 use comrade_bank::{auth::AuthGenesis, bank::BankGenesis as BankSection};
-use comrade_consensus::staking::{StakingGenesis, StakingParams};
+use comrade_consensus::{
+    compute::{ComputeGenesis, ComputeParams},
+    staking::{StakingGenesis, StakingParams},
+};
 
 /// Module account names (owned by the auth module).
 pub use comrade_bank::auth::module_accounts;
@@ -31,6 +34,8 @@ pub struct AppState {
     /// Staking parameters. Each genesis validator bonds `power ×
     /// power_reduction` from its operator's genesis balance.
     pub staking: StakingParams,
+    /// Compute-node parameters (stake per capacity, beacon periods).
+    pub compute: ComputeParams,
     /// Bank section: initial balances.
     pub bank: BankGenesis,
     /// The initial validator set.
@@ -203,6 +208,8 @@ pub struct ValidatedGenesis {
     pub validators: Vec<GenesisValidatorEntry>,
     /// Staking parameters.
     pub staking: StakingParams,
+    /// Compute parameters.
+    pub compute: ComputeParams,
     /// Total supply.
     pub total_supply: Amount,
 }
@@ -250,6 +257,7 @@ impl AppState {
             },
             validators,
             staking: StakingParams::default(),
+            compute: ComputeParams::default(),
             distribution: Distribution {
                 total_supply: total.to_string(),
                 crowdfunding_bps: 0,
@@ -270,6 +278,7 @@ impl AppState {
     pub fn validate(&self) -> Result<ValidatedGenesis, GenesisError> {
         self.params.validate().map_err(GenesisError::BadParams)?;
         self.staking.validate().map_err(GenesisError::BadParams)?;
+        self.compute.validate().map_err(GenesisError::BadParams)?;
         let denom = &self.params.denom;
 
         let mut balances = std::collections::BTreeMap::new();
@@ -429,6 +438,7 @@ impl AppState {
             balances: balances.into_iter().collect(),
             validators,
             staking: self.staking.clone(),
+            compute: self.compute.clone(),
             total_supply: total,
         })
     }
@@ -466,6 +476,9 @@ impl ValidatedGenesis {
             staking: StakingGenesis {
                 params: self.staking.clone(),
                 validators: self.validators.clone(),
+            },
+            compute: ComputeGenesis {
+                params: self.compute.clone(),
             },
             fees: (),
         }

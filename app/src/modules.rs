@@ -11,6 +11,10 @@ actions! {
     Bond => comrade_consensus::staking::MsgBond,
     Unbond => comrade_consensus::staking::MsgUnbond,
     Unjail => comrade_consensus::staking::MsgUnjail,
+    RegisterComputeNode => comrade_consensus::compute::MsgRegisterComputeNode,
+    UpdateComputeNode => comrade_consensus::compute::MsgUpdateComputeNode,
+    UnbondComputeNode => comrade_consensus::compute::MsgUnbondComputeNode,
+    RevealKey => comrade_consensus::compute::MsgRevealKey,
 }
 
 // The components in hook order (`init_chain`, `begin_block`, `end_block`),
@@ -19,6 +23,7 @@ components! {
     auth => comrade_bank::auth::Auth,
     bank => comrade_bank::bank::Bank,
     staking => comrade_consensus::staking::Staking,
+    compute => comrade_consensus::compute::Compute,
     fees => crate::fees::Fees,
 }
 
@@ -31,6 +36,7 @@ queries! {
     crate::query::ParamsQuery,
     crate::validators::query::ValidatorsQuery,
     comrade_consensus::staking::query::StakingQuery,
+    comrade_consensus::compute::query::ComputeQuery,
 }
 
 // Every module's error codes.
@@ -39,6 +45,7 @@ codes! {
     comrade_bank::bank::BankError,
     crate::fees::FeeError,
     comrade_consensus::staking::StakingError,
+    comrade_consensus::compute::ComputeError,
 }
 
 #[cfg(test)]
@@ -58,7 +65,7 @@ mod tests {
 
     #[test]
     fn hooks_run_in_list_order() {
-        assert_eq!(COMPONENTS, ["auth", "bank", "staking", "fees"]);
+        assert_eq!(COMPONENTS, ["auth", "bank", "staking", "compute", "fees"]);
     }
 
     /// Every code is in its module's range, module ranges do not overlap, a

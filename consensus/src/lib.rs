@@ -17,4 +17,20 @@
     clippy::cast_sign_loss
 )]
 
+pub mod compute;
 pub mod staking;
+
+/// Amounts as decimal strings (JSON numbers lose precision above 2^53).
+mod amount_str {
+    use comrade_primitives::{Amount, parse_amount};
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(v: &Amount, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_amount(&s).map_err(serde::de::Error::custom)
+    }
+}

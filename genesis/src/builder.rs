@@ -373,6 +373,7 @@ pub fn init(
     let mut state = AppState {
         params,
         staking: Default::default(),
+        compute: Default::default(),
         bank: BankGenesis::default(),
         validators: Vec::new(),
         distribution: Distribution {

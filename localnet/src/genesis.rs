@@ -127,6 +127,13 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
         .collect();
     let mut state = AppState::dev(params, &balances, validators);
     state.staking = localnet_staking_params();
+    state.compute = comrade_consensus::compute::ComputeParams {
+        epoch_blocks: 300,
+        beacon_period_blocks: 20,
+        beacon_reveal_blocks: 3,
+        unbonding_blocks: 30,
+        ..Default::default()
+    };
     state
 }
 

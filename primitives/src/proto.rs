@@ -29,3 +29,10 @@ pub mod staking {
         include!(concat!(env!("OUT_DIR"), "/comrade.staking.v1.rs"));
     }
 }
+/// `comrade.compute.v1`
+pub mod compute {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/comrade.compute.v1.rs"));
+    }
+}

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod bad_input;
+mod chain;
 mod common;
+mod compute;
 mod consensus;
 mod cosmos_query;
 mod determinism;

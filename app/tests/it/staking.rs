@@ -6,19 +6,16 @@
 //! double signs tombstone; every negative case has its code and changes
 //! nothing.
 
-use comrade_app::client::{address_of, pack, sign_tx};
+use comrade_app::client::address_of;
 use comrade_bank::auth::module_accounts;
 use comrade_consensus::staking::{
     MsgBond, MsgCreateValidator, MsgUnbond, MsgUnjail, StakingParams, consensus_address,
 };
 use comrade_primitives::{Address, component::ActionHandler, proto::staking::v1 as pb};
-use comrade_test_utils::{MockConsensus, TestValidator, account_key, genesis};
-use k256::ecdsa::SigningKey;
+use comrade_test_utils::{TestValidator, account_key};
 use tendermint_proto::v0_38::abci::{ExecTxResult, ResponseFinalizeBlock};
 
-use crate::common::*;
-
-const REDUCTION: u128 = 1_000_000;
+use crate::{chain::*, common::*};
 
 fn params() -> StakingParams {
     StakingParams {
@@ -31,109 +28,6 @@ fn params() -> StakingParams {
         slash_double_sign_bps: 500,
         max_commission_bps: 2_000,
         ..Default::default()
-    }
-}
-
-struct Net {
-    h: MockConsensus,
-    carol: SigningKey,
-    seqs: std::collections::BTreeMap<Address, u64>,
-    _dir: tempfile::TempDir,
-}
-
-fn net() -> Net {
-    let dir = tempfile::tempdir().unwrap();
-    let carol = account_key(77);
-    let mut state = genesis(&[(address_of(&carol), 100 * REDUCTION)], &validators());
-    state.staking = params();
-    let h = MockConsensus::new(&dir.path().join("db"), CHAIN_ID, &state, validators()).unwrap();
-    Net {
-        h,
-        carol,
-        seqs: Default::default(),
-        _dir: dir,
-    }
-}
-
-/// The operator key of harness validator `i` (as `TestValidator::new` makes it).
-fn operator_key(i: u8) -> SigningKey {
-    account_key(1_000_000 + u64::from(i))
-}
-
-impl Net {
-    fn tx<M: prost::Message>(&mut self, key: &SigningKey, type_url: &str, msg: &M) -> Vec<u8> {
-        let a = address_of(key);
-        let seq = *self.seqs.get(&a).unwrap_or(&0);
-        sign_tx(
-            key,
-            vec![pack(type_url, msg)],
-            &opts(account_number(&self.h, &a), seq),
-        )
-    }
-
-    /// One block with these txs; the sequence of each successful sender moves.
-    fn block(&mut self, txs: Vec<(SigningKey, Vec<u8>)>) -> ResponseFinalizeBlock {
-        let r = self
-            .h
-            .block(txs.iter().map(|(_, t)| t.clone()).collect())
-            .unwrap();
-        assert_eq!(r.tx_results.len(), txs.len() + 1, "a tx was left out");
-        for ((k, _), res) in txs.iter().zip(r.tx_results.iter().skip(1)) {
-            assert_eq!(res.code, 0, "{}", res.log);
-            *self.seqs.entry(address_of(k)).or_default() += 1;
-        }
-        r
-    }
-
-    /// CheckTx's code and log for `tx` (the pipeline a block runs; a
-    /// proposal leaves out a failing tx, so negatives are checked here).
-    fn check(&self, tx: Vec<u8>) -> (u32, String) {
-        let r = self
-            .h
-            .app
-            .check_tx(tendermint_proto::v0_38::abci::RequestCheckTx {
-                tx: tx.into(),
-                r#type: 0,
-            })
-            .unwrap();
-        (r.code, r.log)
-    }
-
-    fn height(&self) -> u64 {
-        self.h.app.committed_height()
-    }
-
-    fn validator(&self, op: &Address) -> Option<pb::Validator> {
-        use comrade_consensus::staking::StakingRead as _;
-        let snap = self.h.app.storage().latest_snapshot();
-        self.h
-            .app
-            .block_on(snap.validator_of(op))
-            .unwrap()
-            .map(|(_, v)| v)
-    }
-
-    fn view(&self) -> Vec<([u8; 20], i64)> {
-        use comrade_consensus::staking::ValidatorsRead as _;
-        let snap = self.h.app.storage().latest_snapshot();
-        self.h
-            .app
-            .block_on(snap.validators())
-            .unwrap()
-            .into_iter()
-            .map(|(a, v)| (a, v.power))
-            .collect()
-    }
-
-    /// Runs empty blocks until `height` is committed; returns every
-    /// FinalizeBlock response with its height.
-    fn run_to(&mut self, height: u64) -> Vec<(u64, ResponseFinalizeBlock)> {
-        let mut out = Vec::new();
-        while self.height() < height {
-            let r = self.block(vec![]);
-            out.push((self.height(), r));
-        }
-        out
     }
 }
 
@@ -168,7 +62,7 @@ fn update_power(r: &ResponseFinalizeBlock, key: &[u8]) -> Option<i64> {
 
 #[test]
 fn a_created_validator_joins_at_the_epoch_end_and_the_view_follows_two_blocks_later() {
-    let mut n = net();
+    let mut n = net(|g| g.staking = params());
     let carol = n.carol.clone();
     let op = address_of(&carol);
     let ckey = ed25519_consensus::SigningKey::from([42u8; 32]);
@@ -236,7 +130,7 @@ fn a_created_validator_joins_at_the_epoch_end_and_the_view_follows_two_blocks_la
         &address_of(&dave),
         10 * REDUCTION,
         account_number(&n.h, &op),
-        n.seqs[&op],
+        n.seq(&op),
     );
     n.block(vec![(carol.clone(), fund)]);
     let stolen_key = n.tx(
@@ -275,7 +169,7 @@ fn a_created_validator_joins_at_the_epoch_end_and_the_view_follows_two_blocks_la
 
 #[test]
 fn bond_and_unbond_move_power_at_epoch_ends_and_unbondings_pay_out_later() {
-    let mut n = net();
+    let mut n = net(|g| g.staking = params());
     let op0 = operator_key(0);
     let a0 = address_of(&op0);
     let key0 = n.h.validators[0].key.verification_key().to_bytes();
@@ -361,7 +255,7 @@ fn bond_and_unbond_move_power_at_epoch_ends_and_unbondings_pay_out_later() {
 
 #[test]
 fn downtime_slashes_and_jails_and_unjail_returns_the_validator_after_its_jail() {
-    let mut n = net();
+    let mut n = net(|g| g.staking = params());
     // Validator 0 (power 10 of 100: the others keep more than 2/3).
     let v3 = n.h.validators[0].clone();
     let key3 = v3.key.verification_key().to_bytes();
@@ -462,7 +356,7 @@ fn duplicate_vote(v: &TestValidator, height: u64) -> tendermint_proto::v0_38::ab
 
 #[test]
 fn a_double_sign_slashes_bonded_and_later_unbonding_stake_and_tombstones() {
-    let mut n = net();
+    let mut n = net(|g| g.staking = params());
     let v2 = n.h.validators[2].clone();
     let key2 = v2.key.verification_key().to_bytes();
     let op2 = operator_key(2);

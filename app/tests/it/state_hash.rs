@@ -1,7 +1,7 @@
 //! The state format is pinned: a fixed genesis and three fixed transfers
 //! must give these app hashes. Format 3 added staking (validator records,
 //! the staking pool holding the genesis validators' self-stake, the decided
-//! set and its pending updates). A change here means the state format
+//! set and its pending updates) and compute nodes (params, the epoch). A change here means the state format
 //! changed: bump `STATE_FORMAT_VERSION`, say why, and re-pin.
 
 use crate::common::*;
@@ -9,10 +9,10 @@ use comrade_app::client::address_of;
 use comrade_test_utils::account_key;
 
 const PINNED: [&str; 4] = [
-    "6dcf8689db3e2a06dd99d606cebedeb84ff26910fa381a9d30bff71c965b9b7e",
-    "d943d50ca85bc2302ad2f4c50c8b3de199da60bcff198ff5dc0033202fd327c1",
-    "9131370987288a7b8e8d626773510c9f39bbce7feb98b2b1cd43830e5efed25f",
-    "91ce4822f466350faf31c1bb2bda0abb11e33a6b71793bd2f9411650463d8bd0",
+    "c0f733876e580b4eca6821112e16c34ea0662c0f99a29ae63f09d309cdcab363",
+    "8c89642136b6dc550bcee6aebd1870d90e2b3758383065860d6f51f9a373b238",
+    "0a8847b09348d9d937adbe7f3563b0a0bc332f0640c99c9b1ff5e0a8cc5d1c9d",
+    "5bfbe3a718a63a557738171b6256d2cfa5ddd5cfd9bac532ba94621b88329f1a",
 ];
 
 #[test]

@@ -13,10 +13,10 @@ pub struct StakingParams {
     /// unjailing at the end of their block.
     pub epoch_blocks: u64,
     /// Minimum self-stake of a validator (base units).
-    #[serde(with = "amount_str")]
+    #[serde(with = "crate::amount_str")]
     pub min_self_stake: Amount,
     /// Base units per unit of CometBFT voting power.
-    #[serde(with = "amount_str")]
+    #[serde(with = "crate::amount_str")]
     pub power_reduction: Amount,
     /// Blocks an unbonding takes (slashable meanwhile).
     pub unbonding_blocks: u64,
@@ -156,20 +156,5 @@ impl TryFrom<&pb::Params> for StakingParams {
         };
         out.validate()?;
         Ok(out)
-    }
-}
-
-/// Amounts as decimal strings (JSON numbers lose precision above 2^53).
-mod amount_str {
-    use comrade_primitives::{Amount, parse_amount};
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(v: &Amount, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.to_string())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Amount, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_amount(&s).map_err(serde::de::Error::custom)
     }
 }

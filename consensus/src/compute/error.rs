@@ -1,0 +1,77 @@
+//! Compute errors and their stable codes (consensus range; compute owns
+//! 130–159).
+
+use comrade_primitives::{
+    Code,
+    code::{CONSENSUS_RANGE, CodeRange, ModuleError},
+};
+
+/// Why a compute message was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComputeError {
+    /// The message is malformed.
+    #[error("{0}")]
+    InvalidMessage(String),
+    /// The operator already runs a node.
+    #[error("{operator} already runs a compute node")]
+    NodeExists {
+        /// Operator.
+        operator: String,
+    },
+    /// The operator runs no node.
+    #[error("{operator} runs no compute node")]
+    NoNode {
+        /// Operator.
+        operator: String,
+    },
+    /// Stake below what the claim requires.
+    #[error("stake {stake} is below the {required} required for a claim of {int8_tops} int8 TOPS")]
+    StakeTooLow {
+        /// Stake offered.
+        stake: u128,
+        /// Required.
+        required: u128,
+        /// The claim.
+        int8_tops: u64,
+    },
+    /// The node is unbonding (or jailed) and cannot do this.
+    #[error("compute node {operator} is {status}")]
+    NotActive {
+        /// Operator.
+        operator: String,
+        /// Its status.
+        status: &'static str,
+    },
+    /// A reveal outside its window, for a period already revealed, or for
+    /// the wrong period.
+    #[error("{0}")]
+    RevealWindow(String),
+    /// A reveal that is not the next link of the owner's chain.
+    #[error("{0}")]
+    BadReveal(String),
+}
+
+impl ModuleError for ComputeError {
+    const RANGE: CodeRange = CONSENSUS_RANGE;
+    const CODES: &'static [(&'static str, u32)] = &[
+        ("compute.invalid_message", 130),
+        ("compute.node_exists", 131),
+        ("compute.no_node", 132),
+        ("compute.stake_too_low", 133),
+        ("compute.not_active", 134),
+        ("compute.reveal_window", 135),
+        ("compute.bad_reveal", 136),
+    ];
+
+    fn code(&self) -> Code {
+        Code(match self {
+            ComputeError::InvalidMessage(_) => 130,
+            ComputeError::NodeExists { .. } => 131,
+            ComputeError::NoNode { .. } => 132,
+            ComputeError::StakeTooLow { .. } => 133,
+            ComputeError::NotActive { .. } => 134,
+            ComputeError::RevealWindow(_) => 135,
+            ComputeError::BadReveal(_) => 136,
+        })
+    }
+}

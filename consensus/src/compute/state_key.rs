@@ -1,0 +1,30 @@
+//! Every key the compute module writes.
+
+use comrade_primitives::Address;
+
+/// Prefix of node records.
+pub const NODE_PREFIX: &str = "compute/node/";
+/// The module's params.
+pub const PARAMS: &str = "compute/params";
+/// The current compute epoch (updated when it changes).
+pub const EPOCH: &str = "compute/epoch";
+
+/// A node record by operator.
+pub fn node(operator: &Address) -> String {
+    format!("{NODE_PREFIX}{operator}")
+}
+
+/// Prefix of the reveals for beacon period `p`.
+pub fn reveal_prefix(period: u64) -> String {
+    format!("compute/reveal/{period:020}/")
+}
+
+/// One owner's reveal for period `p`.
+pub fn reveal(period: u64, owner: &Address) -> String {
+    format!("{}{owner}", reveal_prefix(period))
+}
+
+/// The beacon of period `p`.
+pub fn beacon(period: u64) -> String {
+    format!("compute/beacon/{period:020}")
+}
