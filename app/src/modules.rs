@@ -15,6 +15,8 @@ actions! {
     UpdateComputeNode => comrade_consensus::compute::MsgUpdateComputeNode,
     UnbondComputeNode => comrade_consensus::compute::MsgUnbondComputeNode,
     RevealKey => comrade_consensus::compute::MsgRevealKey,
+    CommitCapacity => comrade_consensus::compute::MsgCommitCapacity,
+    RevealCapacity => comrade_consensus::compute::MsgRevealCapacity,
 }
 
 // The components in hook order (`init_chain`, `begin_block`, `end_block`),

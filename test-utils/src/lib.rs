@@ -91,6 +91,19 @@ pub fn genesis(balances: &[(Address, u128)], validators: &[TestValidator]) -> Ap
     AppState::dev(Params::default(), &balances, validators)
 }
 
+/// The block hash this harness gives ProcessProposal and FinalizeBlock:
+/// CometBFT's is the header's hash; any value that commits to the height
+/// and the txs serves the app the same way.
+pub fn block_hash(height: i64, txs: &[Vec<u8>]) -> Vec<u8> {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    h.update(height.to_le_bytes());
+    for t in txs {
+        h.update(Sha256::digest(t));
+    }
+    h.finalize().to_vec()
+}
+
 /// The mock-consensus harness.
 #[derive(Debug)]
 pub struct MockConsensus {
@@ -256,11 +269,12 @@ impl MockConsensus {
 
     /// Calls ProcessProposal with the given txs.
     pub fn process(&self, txs: Vec<Vec<u8>>, height: i64) -> Result<ProposalStatus> {
+        let hash = block_hash(height, &txs);
         let r = self.app.process_proposal(RequestProcessProposal {
             txs: txs.into_iter().map(Into::into).collect(),
             proposed_last_commit: Some(self.commit_info_for(height)),
             misbehavior: self.misbehavior.clone(),
-            hash: Default::default(),
+            hash: hash.into(),
             height,
             time: None,
             next_validators_hash: Default::default(),
@@ -282,11 +296,12 @@ impl MockConsensus {
         height: i64,
         last_commit: CommitInfo,
     ) -> Result<ResponseFinalizeBlock> {
+        let hash = block_hash(height, &txs);
         self.app.finalize_block(RequestFinalizeBlock {
+            hash: hash.into(),
             txs: txs.into_iter().map(Into::into).collect(),
             decided_last_commit: Some(last_commit),
             misbehavior: self.misbehavior.clone(),
-            hash: Default::default(),
             height,
             time: None,
             next_validators_hash: Default::default(),

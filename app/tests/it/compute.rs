@@ -23,7 +23,7 @@ fn params() -> ComputeParams {
         min_stake: 10 * REDUCTION,
         stake_per_int8_tops: REDUCTION,
         unbonding_blocks: 3,
-        epoch_blocks: 10,
+        epoch_blocks: 200,
         beacon_period_blocks: 4,
         beacon_reveal_blocks: 2,
         max_keychain_len: 100,

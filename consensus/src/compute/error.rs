@@ -49,6 +49,24 @@ pub enum ComputeError {
     /// A reveal that is not the next link of the owner's chain.
     #[error("{0}")]
     BadReveal(String),
+    /// A capacity message outside its window (late commit, reveal before
+    /// the opening beacon or after the deadline, no sprint).
+    #[error("{0}")]
+    SprintWindow(String),
+    /// A second commitment or a second reveal in one sprint.
+    #[error("{0}")]
+    Duplicate(String),
+    /// A reveal without a commitment.
+    #[error("{node} committed nothing in sprint {epoch}")]
+    NoCommit {
+        /// Node.
+        node: String,
+        /// Sprint.
+        epoch: u64,
+    },
+    /// A reveal whose openings are malformed (count, slots, widths).
+    #[error("{0}")]
+    BadOpening(String),
 }
 
 impl ModuleError for ComputeError {
@@ -61,6 +79,10 @@ impl ModuleError for ComputeError {
         ("compute.not_active", 134),
         ("compute.reveal_window", 135),
         ("compute.bad_reveal", 136),
+        ("compute.sprint_window", 137),
+        ("compute.duplicate", 138),
+        ("compute.no_commit", 139),
+        ("compute.bad_opening", 140),
     ];
 
     fn code(&self) -> Code {
@@ -72,6 +94,10 @@ impl ModuleError for ComputeError {
             ComputeError::NotActive { .. } => 134,
             ComputeError::RevealWindow(_) => 135,
             ComputeError::BadReveal(_) => 136,
+            ComputeError::SprintWindow(_) => 137,
+            ComputeError::Duplicate(_) => 138,
+            ComputeError::NoCommit { .. } => 139,
+            ComputeError::BadOpening(_) => 140,
         })
     }
 }

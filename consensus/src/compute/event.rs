@@ -48,3 +48,44 @@ impl TypedEvent for EventBeaconFinalized {
         ]
     }
 }
+
+/// A node's capacity sprint was settled: what it earned or lost, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCapacitySettled {
+    /// Node operator.
+    pub node: Address,
+    /// Sprint (epoch).
+    pub epoch: u64,
+    /// `passed`, `failed`, `missed` or `absent` (no commitment).
+    pub outcome: &'static str,
+    /// Rows committed.
+    pub rows: u64,
+    /// Verified throughput, MAC/s (0 unless passed).
+    pub mac_per_s: u64,
+    /// Stake slashed.
+    pub slashed: Amount,
+    /// Throttled until this epoch (0: not throttled).
+    pub throttled_until_epoch: u64,
+    /// Why, in words (the failing slot, the missed deadline).
+    pub reason: String,
+}
+
+impl TypedEvent for EventCapacitySettled {
+    const KIND: &'static str = "comrade.compute.v1.EventCapacitySettled";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("node", self.node.to_string(), true),
+            ("epoch", self.epoch.to_string(), true),
+            ("outcome", self.outcome.to_string(), true),
+            ("rows", self.rows.to_string(), false),
+            ("mac_per_s", self.mac_per_s.to_string(), false),
+            ("slashed", self.slashed.to_string(), false),
+            (
+                "throttled_until_epoch",
+                self.throttled_until_epoch.to_string(),
+                false,
+            ),
+            ("reason", self.reason.clone(), false),
+        ]
+    }
+}

@@ -7,11 +7,14 @@
 //! Capacity sprints, audits and their penalties build on these records;
 //! see `docs/proof-of-compute.md` for what is done and what is next.
 
+mod capacity;
+pub mod commit_capacity;
 pub mod error;
 pub mod event;
 pub mod params;
 pub mod query;
 pub mod register;
+pub mod reveal_capacity;
 pub mod reveal_key;
 pub mod state;
 pub mod state_key;
@@ -34,9 +37,12 @@ use comrade_primitives::{
 use futures::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 
+pub use capacity::{commitment, sprint};
+pub use commit_capacity::MsgCommitCapacity;
 pub use error::ComputeError;
 pub use params::ComputeParams;
 pub use register::MsgRegisterComputeNode;
+pub use reveal_capacity::MsgRevealCapacity;
 pub use reveal_key::MsgRevealKey;
 pub use state::{ComputeRead, ComputeWrite};
 pub use unbond::MsgUnbondComputeNode;
@@ -254,7 +260,7 @@ impl Component for Compute {
         if state.compute_epoch().await? != epoch {
             state.put_u64(state_key::EPOCH.into(), epoch);
         }
-        Ok(())
+        capacity::begin_block(state, ctx, &params).await
     }
 
     async fn end_block<S: StateWrite>(state: &mut S, ctx: &BlockContext) -> Result<(), ExecError> {
@@ -269,6 +275,7 @@ impl Component for Compute {
                 finalize_beacon(state, &ctx.chain_id, &params, period.saturating_sub(1)).await?;
             }
         }
+        capacity::end_block(state, ctx, &params).await?;
         pay_unbonded(state, ctx.height).await
     }
 }

@@ -29,6 +29,28 @@ pub struct ComputeParams {
     pub throttle_ppm: u32,
     /// Most models one node may list.
     pub max_models: u32,
+    /// Capacity-challenge profile id (`comrade_exact::Profile::id`).
+    pub profile_id: u16,
+    /// Sprint length in blocks.
+    pub sprint_blocks: u64,
+    /// Blocks after the sprint in which commitments are accepted.
+    pub commit_grace_blocks: u64,
+    /// Rows opened per commitment (`k`).
+    pub openings: u16,
+    /// Blocks after the opening beacon in which rows must be revealed.
+    pub reveal_blocks: u64,
+    /// Row MACs FinalizeBlock may recompute per block.
+    pub mac_budget_per_block: u64,
+    /// Largest row count of a commitment.
+    pub max_rows: u64,
+    /// Slash for wrong rows or a bad path, basis points.
+    pub slash_capacity_bps: u32,
+    /// Slash for a commitment never revealed, basis points.
+    pub slash_miss_bps: u32,
+    /// Epochs a failed or missed sprint throttles the routing weight.
+    pub throttle_epochs: u64,
+    /// Nominal block time, ms.
+    pub block_time_ms: u64,
 }
 
 impl Default for ComputeParams {
@@ -43,6 +65,17 @@ impl Default for ComputeParams {
             max_keychain_len: 1 << 20,
             throttle_ppm: 250_000,
             max_models: 32,
+            profile_id: comrade_exact::Profile::MAINNET_GPU.id,
+            sprint_blocks: 24,
+            commit_grace_blocks: 2,
+            openings: 32,
+            reveal_blocks: 60,
+            mac_budget_per_block: 2_000_000_000,
+            max_rows: 1 << 36,
+            slash_capacity_bps: 200,
+            slash_miss_bps: 100,
+            throttle_epochs: 3,
+            block_time_ms: 5_000,
         }
     }
 }
@@ -78,7 +111,61 @@ impl ComputeParams {
         if self.max_models == 0 {
             return Err("compute.max_models must be positive".into());
         }
+        let profile = self.profile()?;
+        if self.sprint_blocks == 0 || self.openings == 0 || self.reveal_blocks == 0 {
+            return Err(
+                "compute.sprint_blocks, openings and reveal_blocks must be positive".into(),
+            );
+        }
+        if self.mac_budget_per_block < profile.row_macs() {
+            return Err(format!(
+                "compute.mac_budget_per_block {} is below one row of {} ({} MAC)",
+                self.mac_budget_per_block,
+                profile.name,
+                profile.row_macs()
+            ));
+        }
+        if self.max_rows == 0 || self.block_time_ms == 0 {
+            return Err("compute.max_rows and block_time_ms must be positive".into());
+        }
+        for (name, v) in [
+            ("slash_capacity_bps", self.slash_capacity_bps),
+            ("slash_miss_bps", self.slash_miss_bps),
+        ] {
+            if v > 10_000 {
+                return Err(format!("compute.{name} {v} exceeds 10000 basis points"));
+            }
+        }
+        // The whole sprint (rows, grace, the opening beacon's period and
+        // window, the reveals) must end inside its epoch.
+        let span = self
+            .sprint_blocks
+            .saturating_add(self.commit_grace_blocks)
+            .saturating_add(self.beacon_period_blocks.saturating_mul(2))
+            .saturating_add(self.beacon_reveal_blocks)
+            .saturating_add(self.reveal_blocks);
+        if span >= self.epoch_blocks {
+            return Err(format!(
+                "compute: a sprint spans up to {span} blocks, which does not fit in epoch_blocks {}",
+                self.epoch_blocks
+            ));
+        }
         Ok(())
+    }
+
+    /// The challenge profile.
+    pub fn profile(&self) -> Result<comrade_exact::Profile, String> {
+        comrade_exact::Profile::by_id(self.profile_id).ok_or_else(|| {
+            format!(
+                "compute.profile_id {} is not a known profile",
+                self.profile_id
+            )
+        })
+    }
+
+    /// The first height of epoch `e`.
+    pub fn epoch_start(&self, epoch: u64) -> u64 {
+        epoch.saturating_mul(self.epoch_blocks).saturating_add(1)
     }
 
     /// The stake a claim of `int8_tops` requires.
@@ -91,7 +178,10 @@ impl ComputeParams {
 
     /// The beacon period of `height` (heights `1..=P` are period 0).
     pub fn period_of(&self, height: u64) -> u64 {
-        height.saturating_sub(1).checked_div(self.beacon_period_blocks).unwrap_or(0)
+        height
+            .saturating_sub(1)
+            .checked_div(self.beacon_period_blocks)
+            .unwrap_or(0)
     }
 
     /// The first height of period `p`.
@@ -103,7 +193,10 @@ impl ComputeParams {
 
     /// The compute epoch of `height` (heights `1..=E` are epoch 0).
     pub fn epoch_of(&self, height: u64) -> u64 {
-        height.saturating_sub(1).checked_div(self.epoch_blocks).unwrap_or(0)
+        height
+            .saturating_sub(1)
+            .checked_div(self.epoch_blocks)
+            .unwrap_or(0)
     }
 }
 
@@ -119,6 +212,17 @@ impl From<&ComputeParams> for pb::Params {
             max_keychain_len: p.max_keychain_len,
             throttle_ppm: p.throttle_ppm,
             max_models: p.max_models,
+            profile_id: u32::from(p.profile_id),
+            sprint_blocks: p.sprint_blocks,
+            commit_grace_blocks: p.commit_grace_blocks,
+            openings: u32::from(p.openings),
+            reveal_blocks: p.reveal_blocks,
+            mac_budget_per_block: p.mac_budget_per_block,
+            max_rows: p.max_rows,
+            slash_capacity_bps: p.slash_capacity_bps,
+            slash_miss_bps: p.slash_miss_bps,
+            throttle_epochs: p.throttle_epochs,
+            block_time_ms: p.block_time_ms,
         }
     }
 }
@@ -138,6 +242,20 @@ impl TryFrom<&pb::Params> for ComputeParams {
             max_keychain_len: p.max_keychain_len,
             throttle_ppm: p.throttle_ppm,
             max_models: p.max_models,
+            profile_id: u16::try_from(p.profile_id).map_err(|_| {
+                format!("compute.profile_id {} is not a known profile", p.profile_id)
+            })?,
+            sprint_blocks: p.sprint_blocks,
+            commit_grace_blocks: p.commit_grace_blocks,
+            openings: u16::try_from(p.openings)
+                .map_err(|_| format!("compute.openings {} exceeds 65535", p.openings))?,
+            reveal_blocks: p.reveal_blocks,
+            mac_budget_per_block: p.mac_budget_per_block,
+            max_rows: p.max_rows,
+            slash_capacity_bps: p.slash_capacity_bps,
+            slash_miss_bps: p.slash_miss_bps,
+            throttle_epochs: p.throttle_epochs,
+            block_time_ms: p.block_time_ms,
         };
         out.validate()?;
         Ok(out)

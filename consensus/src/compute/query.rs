@@ -74,6 +74,22 @@ impl QueryService for ComputeQuery {
                     state_key::beacon(req.period),
                 )
             }
+            "Sprint" => {
+                let req: pb::QuerySprintRequest = decode_request(data)?;
+                let commit = if req.node.is_empty() {
+                    None
+                } else {
+                    let node = request_address(&req.node)?;
+                    super::commitment(state, req.epoch, &node).await?
+                };
+                QueryAnswer::proved_by(
+                    &pb::QuerySprintResponse {
+                        sprint: super::sprint(state, req.epoch).await?,
+                        commit,
+                    },
+                    state_key::sprint(req.epoch),
+                )
+            }
             "Params" => {
                 let _: pb::QueryParamsRequest = decode_request(data)?;
                 let p = state.compute_params().await?;

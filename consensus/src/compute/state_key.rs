@@ -28,3 +28,29 @@ pub fn reveal(period: u64, owner: &Address) -> String {
 pub fn beacon(period: u64) -> String {
     format!("compute/beacon/{period:020}")
 }
+
+/// A sprint by epoch.
+pub fn sprint(epoch: u64) -> String {
+    format!("compute/sprint/{epoch:020}")
+}
+
+/// Prefix of one sprint's commitments.
+pub fn commit_prefix(epoch: u64) -> String {
+    format!("compute/commit/{epoch:020}/")
+}
+
+/// A node's commitment in a sprint.
+pub fn commit(epoch: u64, node: &Address) -> String {
+    format!("{}{node}", commit_prefix(epoch))
+}
+
+/// Prefix of the verification queue (FIFO by sequence number).
+pub const VERIFYQ_PREFIX: &str = "compute/verifyq/";
+
+/// A queued opening.
+pub fn verifyq(seq: u64) -> String {
+    format!("{VERIFYQ_PREFIX}{seq:020}")
+}
+
+/// The next queue sequence number.
+pub const VERIFYQ_SEQ: &str = "compute/verifyq_seq";
