@@ -5,13 +5,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use comrade_app::client::{SignOptions, address_of, msg_send, pack, sign_tx};
-use comrade_consensus::staking::{MsgBond, MsgCreateValidator, MsgUnbond, MsgUnjail};
+use comrade_consensus::{
+    compute::{MsgRegisterComputeNode, MsgUnbondComputeNode, MsgUpdateComputeNode},
+    staking::{MsgBond, MsgCreateValidator, MsgUnbond, MsgUnjail},
+};
 use comrade_primitives::{
     Address,
     component::ActionHandler as _,
     parse_amount,
     proto::{
-        app::v1 as app_pb, auth::v1 as auth_pb, bank::v1 as bank_pb, staking::v1 as staking_pb,
+        app::v1 as app_pb, auth::v1 as auth_pb, bank::v1 as bank_pb, compute::v1 as compute_pb,
+        staking::v1 as staking_pb,
     },
 };
 use cosmrs::Any;
@@ -29,6 +33,94 @@ pub(crate) enum TxCommand {
     /// Validator staking transactions.
     #[command(subcommand)]
     Staking(StakingTx),
+    /// Compute-node transactions.
+    #[command(subcommand)]
+    Compute(ComputeTx),
+}
+
+/// A compute node's self-description (`tx compute register|update`).
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct NodeArgs {
+    /// Public URL of the node's OpenAI-compatible server.
+    #[arg(long)]
+    endpoint: String,
+    /// Region, e.g. `eu-west`.
+    #[arg(long, default_value = "local")]
+    region: String,
+    /// A model served (repeat for several).
+    #[arg(long = "model", required = true)]
+    models: Vec<String>,
+    /// Accelerator kind (`cpu`, `h100`, …).
+    #[arg(long, default_value = "cpu")]
+    accelerator: String,
+    /// Number of accelerators.
+    #[arg(long, default_value_t = 1)]
+    count: u32,
+    /// Accelerator memory in GiB (total).
+    #[arg(long, default_value_t = 0)]
+    memory_gib: u32,
+    /// Claimed int8 TOPS (total); the stake must cover it.
+    #[arg(long, default_value_t = 0)]
+    int8_tops: u64,
+    /// Claimed bf16 TFLOPS (total).
+    #[arg(long, default_value_t = 0)]
+    bf16_tflops: u64,
+}
+
+impl NodeArgs {
+    fn hardware(&self) -> compute_pb::HardwareClaim {
+        compute_pb::HardwareClaim {
+            accelerator: self.accelerator.clone(),
+            count: self.count,
+            memory_gib: self.memory_gib,
+            int8_tops: self.int8_tops,
+            bf16_tflops: self.bf16_tflops,
+        }
+    }
+}
+
+/// `comrade tx compute …` (the signing key is the node's operator).
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ComputeTx {
+    /// Register a compute node with a stake that covers its claim
+    /// (`stake ≥ max(min_stake, stake_per_int8_tops × int8 TOPS)`).
+    ///
+    /// A fresh beacon key chain is made; its secret seed is written to
+    /// `<home>/compute/keychain-<operator>.json`, from which the node's
+    /// worker reveals one link per beacon period. Keep that file.
+    Register {
+        /// Operator key name.
+        from: String,
+        /// Stake in base units.
+        stake: String,
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Links in the beacon key chain (one per beacon period).
+        #[arg(long, default_value_t = 100_000)]
+        keychain_len: u32,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Replace the node's endpoint, region, models and claim; add stake.
+    Update {
+        /// Operator key name.
+        from: String,
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Stake to add, base units.
+        #[arg(long, default_value = "0")]
+        add_stake: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
+    /// Stop serving and unbond the whole stake (paid after the unbonding
+    /// period; slashable until then).
+    Unbond {
+        /// Operator key name.
+        from: String,
+        #[command(flatten)]
+        opts: TxOptions,
+    },
 }
 
 /// Options every tx takes.
@@ -150,6 +242,37 @@ pub(crate) enum QueryCommand {
     /// Staking queries.
     #[command(subcommand)]
     Staking(StakingQuery),
+    /// Compute-node queries.
+    #[command(subcommand)]
+    Compute(ComputeQuery),
+}
+
+/// `comrade query compute …`
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ComputeQuery {
+    /// Every compute node with its status, stake, verified capacity and
+    /// routing weight.
+    Nodes,
+    /// One node by operator address.
+    Node {
+        /// Operator address.
+        operator: String,
+    },
+    /// An epoch's capacity sprint (and a node's commitment in it).
+    Sprint {
+        /// Epoch.
+        epoch: u64,
+        /// A node operator whose commitment to show.
+        #[arg(long)]
+        operator: Option<String>,
+    },
+    /// A beacon period's value.
+    Beacon {
+        /// Period.
+        period: u64,
+    },
+    /// Compute parameters.
+    Params,
 }
 
 /// `comrade query staking …`
@@ -318,6 +441,89 @@ pub(crate) fn tx(
                     &staking_pb::MsgUnbond {
                         operator: sender.to_string(),
                         amount: amount.to_string(),
+                    },
+                )])
+            },
+        ),
+        TxCommand::Compute(ComputeTx::Register {
+            from,
+            stake,
+            node: args,
+            keychain_len,
+            opts,
+        }) => {
+            let operator = parse_address(&Keyring::open(home)?.show(&from)?.address)?;
+            let chain = crate::keychain::create(home, &operator, keychain_len)?;
+            let tip = chain.tip;
+            let sent = broadcast(
+                home,
+                node,
+                chain_id,
+                json,
+                &from,
+                &opts,
+                move |p, sender| {
+                    let stake = parse_amount(p.denom_stripped(&stake))?;
+                    Ok(vec![pack(
+                        MsgRegisterComputeNode::TYPE_URL,
+                        &compute_pb::MsgRegisterComputeNode {
+                            operator: sender.to_string(),
+                            endpoint: args.endpoint.clone(),
+                            region: args.region.clone(),
+                            models: args.models.clone(),
+                            hardware: Some(args.hardware()),
+                            stake: stake.to_string(),
+                            keychain_tip: tip.to_vec(),
+                            keychain_len,
+                        },
+                    )])
+                },
+            );
+            if sent.is_err() {
+                // Not registered: the chain never saw this key chain.
+                chain.discard();
+            }
+            sent
+        }
+        TxCommand::Compute(ComputeTx::Update {
+            from,
+            node: args,
+            add_stake,
+            opts,
+        }) => broadcast(
+            home,
+            node,
+            chain_id,
+            json,
+            &from,
+            &opts,
+            move |p, sender| {
+                let add = parse_amount(p.denom_stripped(&add_stake))?;
+                Ok(vec![pack(
+                    MsgUpdateComputeNode::TYPE_URL,
+                    &compute_pb::MsgUpdateComputeNode {
+                        operator: sender.to_string(),
+                        endpoint: args.endpoint.clone(),
+                        region: args.region.clone(),
+                        models: args.models.clone(),
+                        hardware: Some(args.hardware()),
+                        add_stake: add.to_string(),
+                    },
+                )])
+            },
+        ),
+        TxCommand::Compute(ComputeTx::Unbond { from, opts }) => broadcast(
+            home,
+            node,
+            chain_id,
+            json,
+            &from,
+            &opts,
+            move |_, sender| {
+                Ok(vec![pack(
+                    MsgUnbondComputeNode::TYPE_URL,
+                    &compute_pb::MsgUnbondComputeNode {
+                        operator: sender.to_string(),
                     },
                 )])
             },
@@ -597,6 +803,7 @@ pub(crate) fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
                 });
             }
             QueryCommand::Staking(q) => staking_query(&c, node, q, json).await?,
+            QueryCommand::Compute(q) => compute_query(&c, node, q, json).await?,
             QueryCommand::Params => {
                 let r: app_pb::QueryParamsResponse =
                     abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;
@@ -683,6 +890,151 @@ async fn staking_query(c: &HttpClient, node: &str, q: StakingQuery, json: bool) 
             print_json_or(json, v.clone(), || {
                 serde_json::to_string_pretty(&v).unwrap_or_default()
             });
+        }
+    }
+    Ok(())
+}
+
+async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) -> Result<()> {
+    fn node_json(i: &compute_pb::NodeInfo) -> serde_json::Value {
+        let n = i.node.clone().unwrap_or_default();
+        let hw = n.hardware.clone().unwrap_or_default();
+        let rep = n.reputation.unwrap_or_default();
+        let status = compute_pb::NodeStatus::try_from(n.status)
+            .map(|s| {
+                s.as_str_name()
+                    .trim_start_matches("NODE_STATUS_")
+                    .to_lowercase()
+            })
+            .unwrap_or_else(|_| "unknown".into());
+        serde_json::json!({
+            "operator": n.operator,
+            "endpoint": n.endpoint,
+            "region": n.region,
+            "models": n.models,
+            "hardware": {"accelerator": hw.accelerator, "count": hw.count, "memory_gib": hw.memory_gib,
+                         "int8_tops": hw.int8_tops, "bf16_tflops": hw.bf16_tflops},
+            "stake": n.stake,
+            "status": status,
+            "throttled": i.throttled,
+            "throttled_until_epoch": n.throttled_until_epoch,
+            "verified_mac_per_s": n.verified_mac_per_s,
+            "verified_epoch": n.verified_epoch,
+            "routing_weight": i.routing_weight,
+            "reputation": {"sprints_passed": rep.sprints_passed, "sprints_failed": rep.sprints_failed,
+                           "sprints_missed": rep.sprints_missed, "reveals": rep.reveals,
+                           "reveals_missed": rep.reveals_missed},
+            "slashed_total": n.slashed_total,
+        })
+    }
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    match q {
+        ComputeQuery::Nodes => {
+            let r: compute_pb::QueryNodesResponse =
+                abci_query(c, node, "/comrade.compute.v1.Query/Nodes", vec![]).await?;
+            let all: Vec<_> = r.nodes.iter().map(node_json).collect();
+            print_json_or(json, serde_json::json!({"nodes": all}), || {
+                all.iter()
+                    .map(|v| {
+                        format!(
+                            "{}  {:<10} stake {:>14}  weight {:>8}  {} MAC/s  {}",
+                            v["operator"].as_str().unwrap_or(""),
+                            v["status"].as_str().unwrap_or(""),
+                            v["stake"].as_str().unwrap_or(""),
+                            v["routing_weight"],
+                            v["verified_mac_per_s"],
+                            v["endpoint"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        ComputeQuery::Node { operator } => {
+            parse_address(&operator)?;
+            let r: compute_pb::QueryNodeResponse = abci_query(
+                c,
+                node,
+                "/comrade.compute.v1.Query/Node",
+                compute_pb::QueryNodeRequest { operator }.encode_to_vec(),
+            )
+            .await?;
+            let v = node_json(&r.node.context("node returned no compute node")?);
+            print_json_or(json, v.clone(), || pretty(&v));
+        }
+        ComputeQuery::Sprint { epoch, operator: n } => {
+            if let Some(a) = &n {
+                parse_address(a)?;
+            }
+            let r: compute_pb::QuerySprintResponse = abci_query(
+                c,
+                node,
+                "/comrade.compute.v1.Query/Sprint",
+                compute_pb::QuerySprintRequest {
+                    epoch,
+                    node: n.unwrap_or_default(),
+                }
+                .encode_to_vec(),
+            )
+            .await?;
+            let s = r
+                .sprint
+                .with_context(|| format!("there is no sprint {epoch} (yet)"))?;
+            let mut v = serde_json::json!({
+                "epoch": s.epoch,
+                "seed": hex::encode(&s.seed),
+                "profile_id": s.profile_id,
+                "start_height": s.start_height,
+                "commit_deadline": s.commit_deadline,
+                "open_period": s.open_period,
+                "reveal_deadline": s.reveal_deadline,
+                "opened": s.opened,
+                "queued": s.queued,
+                "settled": s.settled,
+            });
+            if let Some(cm) = r.commit {
+                let status = compute_pb::CommitStatus::try_from(cm.status)
+                    .map(|s| {
+                        s.as_str_name()
+                            .trim_start_matches("COMMIT_STATUS_")
+                            .to_lowercase()
+                    })
+                    .unwrap_or_else(|_| "unknown".into());
+                v["commit"] = serde_json::json!({
+                    "root": hex::encode(&cm.root),
+                    "n_rows": cm.n_rows,
+                    "height": cm.height,
+                    "status": status,
+                    "indices": cm.indices,
+                    "verified": cm.verified,
+                    "revealed": cm.revealed,
+                    "failure": cm.failure,
+                });
+            }
+            print_json_or(json, v.clone(), || pretty(&v));
+        }
+        ComputeQuery::Beacon { period } => {
+            let r: compute_pb::QueryBeaconResponse = abci_query(
+                c,
+                node,
+                "/comrade.compute.v1.Query/Beacon",
+                compute_pb::QueryBeaconRequest { period }.encode_to_vec(),
+            )
+            .await?;
+            let b = r
+                .beacon
+                .with_context(|| format!("the beacon of period {period} is not final yet"))?;
+            let v = serde_json::json!({"period": period, "value": hex::encode(&b.value), "reveals": b.reveals});
+            print_json_or(json, v.clone(), || pretty(&v));
+        }
+        ComputeQuery::Params => {
+            let r: compute_pb::QueryParamsResponse =
+                abci_query(c, node, "/comrade.compute.v1.Query/Params", vec![]).await?;
+            let p = r.params.context("node returned no params")?;
+            let p = comrade_consensus::compute::ComputeParams::try_from(&p)
+                .map_err(|e| anyhow::anyhow!("node returned invalid params: {e}"))?;
+            let v = serde_json::to_value(&p)?;
+            print_json_or(json, v.clone(), || pretty(&v));
         }
     }
     Ok(())

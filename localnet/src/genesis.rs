@@ -127,11 +127,21 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
         .collect();
     let mut state = AppState::dev(params, &balances, validators);
     state.staking = localnet_staking_params();
+    // The design's localnet column: the CPU profile (an opening costs
+    // ~60 µs here), 10-block sprints, 20-block beacon periods.
     state.compute = comrade_consensus::compute::ComputeParams {
+        profile_id: comrade_exact::Profile::LOCALNET_CPU.id,
         epoch_blocks: 300,
+        sprint_blocks: 10,
+        commit_grace_blocks: 2,
+        openings: 32,
+        reveal_blocks: 10,
+        mac_budget_per_block: 100_000_000,
+        max_rows: 1 << 24,
         beacon_period_blocks: 20,
         beacon_reveal_blocks: 3,
         unbonding_blocks: 30,
+        block_time_ms: 1_000,
         ..Default::default()
     };
     state

@@ -254,4 +254,81 @@ fn operator_flow_on_a_single_validator_chain() {
     ));
     let p: serde_json::Value = serde_json::from_str(&p).unwrap();
     assert_eq!(p["power_reduction"], "1000000");
+
+    // A compute node: registered with a fresh key chain, listed with its
+    // routing weight, a second registration refused, then unbonding.
+    ok(comrade(
+        h,
+        &[
+            "--node",
+            &node_url,
+            "tx",
+            "compute",
+            "register",
+            "alice",
+            "100000000",
+            "--endpoint",
+            "http://127.0.0.1:8080",
+            "--model",
+            "smollm2-135m",
+            "--keychain-len",
+            "1000",
+        ],
+    ));
+    let chain_file = h.join(format!("compute/keychain-{alice}.json"));
+    assert!(chain_file.exists());
+    let nodes = ok(comrade(
+        h,
+        &[
+            "--node", &node_url, "--output", "json", "query", "compute", "nodes",
+        ],
+    ));
+    let nodes: serde_json::Value = serde_json::from_str(&nodes).unwrap();
+    let n0 = &nodes["nodes"][0];
+    assert_eq!(n0["operator"], alice.as_str(), "{nodes}");
+    assert_eq!(n0["status"], "active");
+    assert_eq!(n0["routing_weight"], 100);
+    std::fs::rename(&chain_file, h.join("keychain.bak")).unwrap();
+    let o = comrade(
+        h,
+        &[
+            "--node",
+            &node_url,
+            "tx",
+            "compute",
+            "register",
+            "alice",
+            "100000000",
+            "--endpoint",
+            "http://127.0.0.1:8080",
+            "--model",
+            "smollm2-135m",
+        ],
+    );
+    assert!(stderr(&o).contains("code 131"), "{}", stderr(&o));
+    assert!(
+        !chain_file.exists(),
+        "a refused registration leaves no key chain behind"
+    );
+    ok(comrade(
+        h,
+        &["--node", &node_url, "tx", "compute", "unbond", "alice"],
+    ));
+    let one = ok(comrade(
+        h,
+        &[
+            "--node", &node_url, "--output", "json", "query", "compute", "node", &alice,
+        ],
+    ));
+    let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(one["status"], "unbonding");
+    assert_eq!(one["routing_weight"], 0);
+    let sprint = ok(comrade(
+        h,
+        &[
+            "--node", &node_url, "--output", "json", "query", "compute", "sprint", "0",
+        ],
+    ));
+    let sprint: serde_json::Value = serde_json::from_str(&sprint).unwrap();
+    assert_eq!(sprint["start_height"], 1, "{sprint}");
 }
