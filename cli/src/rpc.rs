@@ -695,6 +695,15 @@ fn broadcast(
     })
 }
 
+/// Prints `v` as one JSON line, or pretty-printed for people.
+fn print_value(json: bool, v: &serde_json::Value) {
+    if json {
+        println!("{v}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    }
+}
+
 fn print_json_or(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
     if json {
         println!("{value}");
@@ -809,9 +818,7 @@ pub(crate) fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
                     abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;
                 let p: comrade_app::params::Params = r.params.context("no params")?.into();
                 let v = serde_json::to_value(&p)?;
-                print_json_or(json, v.clone(), || {
-                    serde_json::to_string_pretty(&v).unwrap_or_default()
-                });
+                print_value(json, &v);
             }
         }
         Ok(())
@@ -876,9 +883,7 @@ async fn staking_query(c: &HttpClient, node: &str, q: StakingQuery, json: bool) 
             .await?;
             let i = r.validator.context("node returned no validator")?;
             let v = info_json(&i);
-            print_json_or(json, v.clone(), || {
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            });
+            print_value(json, &v);
         }
         StakingQuery::Params => {
             let r: staking_pb::QueryParamsResponse =
@@ -887,9 +892,7 @@ async fn staking_query(c: &HttpClient, node: &str, q: StakingQuery, json: bool) 
             let p = comrade_consensus::staking::StakingParams::try_from(&p)
                 .map_err(|e| anyhow::anyhow!("node returned invalid params: {e}"))?;
             let v = serde_json::to_value(&p)?;
-            print_json_or(json, v.clone(), || {
-                serde_json::to_string_pretty(&v).unwrap_or_default()
-            });
+            print_value(json, &v);
         }
     }
     Ok(())
@@ -927,7 +930,6 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
             "slashed_total": n.slashed_total,
         })
     }
-    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     match q {
         ComputeQuery::Nodes => {
             let r: compute_pb::QueryNodesResponse =
@@ -960,7 +962,7 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
             )
             .await?;
             let v = node_json(&r.node.context("node returned no compute node")?);
-            print_json_or(json, v.clone(), || pretty(&v));
+            print_value(json, &v);
         }
         ComputeQuery::Sprint { epoch, operator: n } => {
             if let Some(a) = &n {
@@ -1011,7 +1013,7 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
                     "failure": cm.failure,
                 });
             }
-            print_json_or(json, v.clone(), || pretty(&v));
+            print_value(json, &v);
         }
         ComputeQuery::Beacon { period } => {
             let r: compute_pb::QueryBeaconResponse = abci_query(
@@ -1025,7 +1027,7 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
                 .beacon
                 .with_context(|| format!("the beacon of period {period} is not final yet"))?;
             let v = serde_json::json!({"period": period, "value": hex::encode(&b.value), "reveals": b.reveals});
-            print_json_or(json, v.clone(), || pretty(&v));
+            print_value(json, &v);
         }
         ComputeQuery::Params => {
             let r: compute_pb::QueryParamsResponse =
@@ -1034,7 +1036,7 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
             let p = comrade_consensus::compute::ComputeParams::try_from(&p)
                 .map_err(|e| anyhow::anyhow!("node returned invalid params: {e}"))?;
             let v = serde_json::to_value(&p)?;
-            print_json_or(json, v.clone(), || pretty(&v));
+            print_value(json, &v);
         }
     }
     Ok(())

@@ -15,7 +15,7 @@
 //! * the requantisation between layers ([`requantize`]) is integer-only.
 //!
 //! So the plain kernel here, the Burn tensor program the provers run (in
-//! `comrade-inference`), and the naive `i64` [`reference`] give identical
+//! `comrade-inference`), and the naive `i64` [`mod@reference`] give identical
 //! bits on every device, thread count and summation order; the tests assert
 //! it. No floats, clocks, threads or global state are used in this crate.
 #![deny(
