@@ -198,47 +198,44 @@ async fn open_rows<S: StateWrite>(
     Ok(())
 }
 
-/// Recomputes queued rows, oldest first, while the block's MAC budget lasts.
+/// Recomputes queued rows, oldest first, while the block's MAC budget
+/// lasts. The queue is read from its head (`VERIFYQ_HEAD`), one entry at a
+/// time, so a long queue costs nothing for the entries a block does not
+/// reach.
 async fn verify_queue<S: StateWrite>(
     state: &mut S,
     params: &ComputeParams,
 ) -> Result<(), ExecError> {
     let mut budget = params.mac_budget_per_block;
-    let mut queue = Vec::new();
-    {
-        let mut stream = std::pin::pin!(state.prefix_raw(state_key::VERIFYQ_PREFIX));
-        while let Some(item) = stream.next().await {
-            let (key, bytes) = item.map_err(|e| InternalError::storage("reading the queue", e))?;
-            let q = pb::QueuedOpening::decode(bytes.as_slice()).map_err(|e| {
-                InternalError::Corrupt {
-                    key: key.clone(),
-                    reason: e.to_string(),
-                }
-            })?;
-            queue.push((key, q));
-        }
-    }
-    for (key, q) in queue {
+    let mut head = state.get_u64(state_key::VERIFYQ_HEAD).await?.unwrap_or(0);
+    let start = head;
+    loop {
+        let key = state_key::verifyq(head);
+        let Some(q) = state.get_proto::<pb::QueuedOpening>(&key).await? else {
+            break;
+        };
         let Some(mut s) = sprint(state, q.epoch).await? else {
             return Err(InternalError::invariant("queued opening of an unknown sprint").into());
         };
         let profile = Profile::by_id(u16::try_from(s.profile_id).unwrap_or(0))
             .ok_or_else(|| InternalError::invariant("sprint of an unknown profile"))?;
         let cost = profile.row_macs();
-        if budget < cost {
-            break;
-        }
         let node: Address = q.node.parse().map_err(|e| InternalError::Corrupt {
             key: key.clone(),
             reason: format!("node: {e}"),
         })?;
-        state.delete(key);
-        s.queued = s.queued.saturating_sub(1);
-        state.put_proto(state_key::sprint(q.epoch), &s);
         let Some(mut c) = commitment(state, q.epoch, &node).await? else {
             return Err(InternalError::invariant("queued opening without a commitment").into());
         };
-        if c.status != pb::CommitStatus::Pending as i32 {
+        let pending = c.status == pb::CommitStatus::Pending as i32;
+        if pending && budget < cost {
+            break;
+        }
+        state.delete(key);
+        head = head.saturating_add(1);
+        s.queued = s.queued.saturating_sub(1);
+        state.put_proto(state_key::sprint(q.epoch), &s);
+        if !pending {
             continue; // already failed at another slot: nothing to spend
         }
         budget = budget.saturating_sub(cost);
@@ -258,6 +255,9 @@ async fn verify_queue<S: StateWrite>(
             }
         }
         state.put_proto(state_key::commit(q.epoch, &node), &c);
+    }
+    if head != start {
+        state.put_u64(state_key::VERIFYQ_HEAD.into(), head);
     }
     Ok(())
 }

@@ -52,5 +52,7 @@ pub fn verifyq(seq: u64) -> String {
     format!("{VERIFYQ_PREFIX}{seq:020}")
 }
 
-/// The next queue sequence number.
+/// The next queue sequence number (the tail).
 pub const VERIFYQ_SEQ: &str = "compute/verifyq_seq";
+/// The oldest queue entry not yet verified (the head).
+pub const VERIFYQ_HEAD: &str = "compute/verifyq_head";

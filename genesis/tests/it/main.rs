@@ -30,8 +30,28 @@ fn validator(name: &str, seed: u8) -> GenesisValidator {
         name: name.to_string(),
         pub_key: ed25519_pub(seed),
         power: 10,
-        operator: addr(200).to_string(),
+        operator: addr(200u8.wrapping_add(seed)).to_string(),
     }
+}
+
+/// `builder::add_validator` after funding the operator with its
+/// self-stake, which InitChain bonds: the tests' supplies are small, so one
+/// unit of power is one base unit here; the stake comes from the treasury
+/// when it can pay, else it is minted.
+fn add_validator(g: &GenesisFile, v: GenesisValidator) -> Result<GenesisFile, builder::BuildError> {
+    let mut g = g.clone();
+    g.app_state.staking.power_reduction = 1;
+    g.app_state.staking.min_self_stake = 1;
+    if let (Ok(op), Ok(stake)) = (v.operator.parse::<Address>(), u128::try_from(v.power))
+        && stake > 0
+        && balance(&g, op) == 0
+    {
+        g = match builder::add_account_from(&g, op, stake, builder::Source::Treasury) {
+            Ok(g) => g,
+            Err(_) => builder::add_account(&g, op, stake)?.0,
+        };
+    }
+    builder::add_validator(&g, v)
 }
 
 fn opts() -> InitOptions {
@@ -58,7 +78,17 @@ fn opts() -> InitOptions {
 /// A valid genesis: default distribution plus one validator.
 fn valid() -> GenesisFile {
     let g = builder::init("comrade-test", TIME, &opts()).unwrap();
-    builder::add_validator(&g, validator("v0", 1)).unwrap()
+    add_validator(&g, validator("v0", 1)).unwrap()
+}
+
+/// The sum of the file's balances.
+fn supply(g: &GenesisFile) -> Amount {
+    g.app_state
+        .bank
+        .balances
+        .iter()
+        .map(|b| parse_amount(&b.amount).unwrap())
+        .sum()
 }
 
 fn balance(g: &GenesisFile, a: Address) -> Amount {
@@ -83,10 +113,15 @@ mod builder_output {
 
     #[test]
     fn default_distribution_encodes_the_whitepaper() {
-        let g = valid();
-        let v = g.validate().unwrap();
+        // The distribution itself, before a validator's self-stake moves.
+        let g = builder::init("comrade-test", TIME, &opts()).unwrap();
+        assert!(
+            builder::validate_allowing_no_validators(&g)
+                .unwrap()
+                .is_none()
+        );
         let total: Amount = 1_000_000_000 * 1_000_000;
-        assert_eq!(v.total_supply, total);
+        assert_eq!(supply(&g), total);
         assert_eq!(g.app_state.params.denom, "ucomrade");
         assert_eq!(g.app_state.params.decimals, 6);
         let d = &g.app_state.distribution;
@@ -126,9 +161,12 @@ mod builder_output {
             ..opts()
         };
         let g = builder::init("c", TIME, &o).unwrap();
-        let g = builder::add_validator(&g, validator("v", 1)).unwrap();
-        let v = g.validate().unwrap();
-        assert_eq!(v.total_supply, 1_000_003);
+        assert!(
+            builder::validate_allowing_no_validators(&g)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(supply(&g), 1_000_003);
         // 7% = 70000 (floor of 70000.21), split 1:2:4 = 10000, 20000, 40000
         assert_eq!(balance(&g, addr(3)), 40_000);
         // treasury: 10% (100000) + rest (1000003 - 70000 - 100000 - 30000)
@@ -275,7 +313,7 @@ mod builder_output {
     #[test]
     fn add_validator_checks_the_entry() {
         let g = valid();
-        let g2 = builder::add_validator(&g, validator("v1", 2)).unwrap();
+        let g2 = add_validator(&g, validator("v1", 2)).unwrap();
         assert_eq!(g2.validate().unwrap().validators.len(), 2);
         for bad in [
             validator("v0", 3), // duplicate name
@@ -290,7 +328,7 @@ mod builder_output {
             },
         ] {
             assert!(matches!(
-                builder::add_validator(&g2, bad),
+                add_validator(&g2, bad),
                 Err(BuildError::Invalid(GenesisFileError::App(
                     GenesisError::BadValidator { .. }
                 )))
@@ -301,7 +339,7 @@ mod builder_output {
             ..validator("v9", 3)
         };
         assert!(matches!(
-            builder::add_validator(&g2, bad_op),
+            add_validator(&g2, bad_op),
             Err(BuildError::Invalid(GenesisFileError::App(
                 GenesisError::BadAddress { .. }
             )))
@@ -504,7 +542,7 @@ mod json {
                 ..InitOptions::default()
             };
             let g = builder::init("comrade-prop", TIME, &o).unwrap();
-            let g = builder::add_validator(&g, validator("v", 7)).unwrap();
+            let g = add_validator(&g, validator("v", 7)).unwrap();
             let v = g.validate().unwrap();
             prop_assert_eq!(v.total_supply, total);
             let crowd = g.app_state.distribution.crowdfunding.iter()
@@ -530,7 +568,7 @@ mod json {
                 ..opts()
             };
             let g = builder::init("c", TIME, &o).unwrap();
-            let g = builder::add_validator(&g, validator("v", 7)).unwrap();
+            let g = add_validator(&g, validator("v", 7)).unwrap();
             let (g2, out) = builder::add_account(&g, addr(77), extra).unwrap();
             let v = g2.validate().unwrap();
             prop_assert_eq!(v.total_supply, out.total_supply);
@@ -675,7 +713,11 @@ mod command_line {
             "priv_key": {"type": "tendermint/PrivKeyEd25519", "value": ""}
         });
         std::fs::write(&key_file, key.to_string()).unwrap();
+        // Each validator's operator holds its self-stake (power × 10^6).
         let op = addr(200).to_string();
+        let op1 = addr(201).to_string();
+        run(h, &["add-account", &op, "10000000", "--from", "treasury"]).unwrap();
+        run(h, &["add-account", &op1, "5000000", "--from", "treasury"]).unwrap();
         run(
             h,
             &[
@@ -701,7 +743,7 @@ mod command_line {
                 "--power",
                 "5",
                 "--operator",
-                &op,
+                &op1,
             ],
         )
         .unwrap();
@@ -827,7 +869,7 @@ mod init_chain {
     #[test]
     fn app_accepts_the_builders_file() {
         let dir = tempfile::tempdir().unwrap();
-        let g = builder::add_validator(&valid(), validator("v1", 2)).unwrap();
+        let g = add_validator(&valid(), validator("v1", 2)).unwrap();
         let (g, _) = builder::add_account(&g, addr(70), 1_000).unwrap();
         // through the file format, as CometBFT would read it
         let g = GenesisFile::from_json(g.to_json_pretty().as_bytes(), Path::new("m")).unwrap();
@@ -906,7 +948,7 @@ mod cometbft {
         assert!(status.success());
         let key = h.join("config/priv_validator_key.json");
         let g = builder::init("comrade-e2e", TIME, &opts()).unwrap();
-        let g = builder::add_validator(
+        let g = add_validator(
             &g,
             GenesisValidator {
                 pub_key: cli::resolve_pub_key(key.to_str().unwrap()).unwrap(),
