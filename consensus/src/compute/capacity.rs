@@ -326,6 +326,7 @@ async fn settle<S: StateWrite>(
             }
             Some((c, pb::CommitStatus::Passed)) => {
                 rep.sprints_passed = rep.sprints_passed.saturating_add(1);
+                rep.consecutive_faults = 0;
                 // rows × MAC/row over the sprint's nominal duration
                 let macs = u128::from(c.n_rows).saturating_mul(u128::from(profile.row_macs()));
                 let ms = u128::from(params.sprint_blocks)
@@ -361,6 +362,16 @@ async fn settle<S: StateWrite>(
             }
         }
         if let Some(bps) = penalty {
+            let rep = n.reputation.get_or_insert_with(Default::default);
+            rep.consecutive_faults = rep.consecutive_faults.saturating_add(1);
+            if params.jail_after_faults > 0 && rep.consecutive_faults >= params.jail_after_faults {
+                // Out of routing and of sprints; its stake stays slashable.
+                n.status = pb::NodeStatus::Jailed as i32;
+                ev.reason = format!(
+                    "{}; jailed after {} failed or missed sprints in a row",
+                    ev.reason, rep.consecutive_faults
+                );
+            }
             n.verified_mac_per_s = 0;
             n.throttled_until_epoch = n.throttled_until_epoch.max(throttle_until);
             ev.throttled_until_epoch = n.throttled_until_epoch;

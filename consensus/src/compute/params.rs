@@ -51,6 +51,8 @@ pub struct ComputeParams {
     pub throttle_epochs: u64,
     /// Nominal block time, ms.
     pub block_time_ms: u64,
+    /// Failed or missed sprints in a row that jail a node (0: never).
+    pub jail_after_faults: u32,
 }
 
 impl Default for ComputeParams {
@@ -76,6 +78,7 @@ impl Default for ComputeParams {
             slash_miss_bps: 100,
             throttle_epochs: 3,
             block_time_ms: 5_000,
+            jail_after_faults: 3,
         }
     }
 }
@@ -223,6 +226,7 @@ impl From<&ComputeParams> for pb::Params {
             slash_miss_bps: p.slash_miss_bps,
             throttle_epochs: p.throttle_epochs,
             block_time_ms: p.block_time_ms,
+            jail_after_faults: p.jail_after_faults,
         }
     }
 }
@@ -256,6 +260,7 @@ impl TryFrom<&pb::Params> for ComputeParams {
             slash_miss_bps: p.slash_miss_bps,
             throttle_epochs: p.throttle_epochs,
             block_time_ms: p.block_time_ms,
+            jail_after_faults: p.jail_after_faults,
         };
         out.validate()?;
         Ok(out)

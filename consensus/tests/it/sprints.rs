@@ -10,7 +10,7 @@ use comrade_bank::{
     bank::{Bank, BankGenesis, BankParams, state::load_params as load_bank},
 };
 use comrade_consensus::compute::{
-    Compute, ComputeGenesis, ComputeParams, ComputeWrite as _, MsgCommitCapacity,
+    Compute, ComputeGenesis, ComputeParams, ComputeRead as _, ComputeWrite as _, MsgCommitCapacity,
     MsgRevealCapacity, commitment, sprint,
 };
 use comrade_exact::{Challenge, Profile, merkle, prf};
@@ -46,6 +46,7 @@ fn params() -> ComputeParams {
         mac_budget_per_block: u64::MAX,
         max_rows: ROWS,
         block_time_ms: 1_000,
+        jail_after_faults: 0,
         ..Default::default()
     }
 }
@@ -101,10 +102,12 @@ fn work(ch: &Challenge, n: &Node) -> (Vec<Vec<i32>>, merkle::Tree) {
     (ys, merkle::Tree::from_leaves(leaves))
 }
 
-async fn run(nodes: &mut [Node], n_sprints: u64) {
+/// Runs `n_sprints` sprints; returns the sprint at which each node was
+/// jailed, if it was.
+async fn run(nodes: &mut [Node], n_sprints: u64, p: ComputeParams) -> Vec<Option<u64>> {
+    let mut jailed = vec![None; nodes.len()];
     let storage = TempStorage::new().await.unwrap();
     let mut state = StateDelta::new(storage.latest_snapshot());
-    let p = params();
     p.validate().unwrap();
     load_bank(&mut state, BankParams::new("ucomrade", 6).unwrap());
     let pool = Address::module(module_accounts::STAKING_POOL);
@@ -134,21 +137,30 @@ async fn run(nodes: &mut [Node], n_sprints: u64) {
             works = nodes.iter().map(|n| work(&ch, n)).collect();
         }
         if h == s.start_height + 1 {
-            for (n, (_, tree)) in nodes.iter().zip(&works) {
-                MsgCommitCapacity {
+            for (i, (n, (_, tree))) in nodes.iter().zip(&works).enumerate() {
+                let r = MsgCommitCapacity {
                     node: n.addr,
                     epoch,
                     root: tree.root(),
                     n_rows: tree.len(),
                 }
                 .check_and_execute(&mut state, &ctx)
-                .await
-                .unwrap();
+                .await;
+                match (r, jailed[i]) {
+                    (Ok(()), None) => {}
+                    // a jailed node is refused: not active (134)
+                    (Err(comrade_primitives::ExecError::Tx(e)), Some(_)) => {
+                        assert_eq!(e.code.value(), 134)
+                    }
+                    (r, j) => panic!("commit of node {i} in sprint {epoch}: {r:?} (jailed {j:?})"),
+                }
             }
         }
         if s.opened && h <= s.reveal_deadline {
             for (n, (ys, tree)) in nodes.iter().zip(&works) {
-                let c = commitment(&state, epoch, &n.addr).await.unwrap().unwrap();
+                let Some(c) = commitment(&state, epoch, &n.addr).await.unwrap() else {
+                    continue; // jailed: no commitment
+                };
                 if c.revealed {
                     continue;
                 }
@@ -177,14 +189,20 @@ async fn run(nodes: &mut [Node], n_sprints: u64) {
             // the sprint is settled by its epoch's last block
             let s = sprint(&state, epoch).await.unwrap().unwrap();
             assert!(s.settled, "sprint {epoch} not settled by height {h}");
-            for n in nodes.iter_mut() {
-                let c = commitment(&state, epoch, &n.addr).await.unwrap().unwrap();
-                if c.status == pb::CommitStatus::Passed as i32 {
+            for (i, n) in nodes.iter_mut().enumerate() {
+                if let Some(c) = commitment(&state, epoch, &n.addr).await.unwrap()
+                    && c.status == pb::CommitStatus::Passed as i32
+                {
                     n.passed += 1;
+                }
+                let rec = state.compute_node(&n.addr).await.unwrap().unwrap();
+                if rec.status == pb::NodeStatus::Jailed as i32 && jailed[i].is_none() {
+                    jailed[i] = Some(epoch);
                 }
             }
         }
     }
+    jailed
 }
 
 fn nodes(honest: &[u64]) -> Vec<Node> {
@@ -211,7 +229,8 @@ async fn honest_nodes_pass_every_sprint_and_cheaters_pass_at_f_to_the_k() {
     let n = sprints();
     // f = 1, 0.97 (62 of 64), 0.9 (≈58 of 64), 0.5 (32 of 64)
     let mut all = nodes(&[ROWS, 62, 58, 32]);
-    run(&mut all, n).await;
+    let jailed = run(&mut all, n, params()).await;
+    assert!(jailed.iter().all(Option::is_none));
     assert_eq!(all[0].passed, n, "the honest node failed a sprint");
     for node in &all[1..] {
         let f = node.honest as f64 / ROWS as f64;
@@ -228,4 +247,20 @@ async fn honest_nodes_pass_every_sprint_and_cheaters_pass_at_f_to_the_k() {
             node.passed
         );
     }
+}
+
+#[tokio::test]
+async fn three_failed_sprints_in_a_row_jail_a_node() {
+    // f = 0.5 fails nearly every sprint; the honest node never does.
+    let mut all = nodes(&[ROWS, 32]);
+    let p = ComputeParams {
+        jail_after_faults: 3,
+        ..params()
+    };
+    let jailed = run(&mut all, 12, p).await;
+    assert_eq!(jailed[0], None);
+    // it passes a sprint with probability 2^-8: jailed after 3 faults in a row
+    let j = jailed[1].expect("the cheater was never jailed");
+    assert!(j >= 2, "jailed at sprint {j}, before its third fault");
+    assert_eq!(all[0].passed, 12);
 }
