@@ -455,7 +455,7 @@ pub fn crowdfunding_share(total: Amount, bps: u32) -> Amount {
 
 /// Module accounts created at genesis, in numbering order (after the
 /// funded accounts).
-pub const GENESIS_MODULE_ACCOUNTS: [&str; 4] = module_accounts::ALL;
+pub const GENESIS_MODULE_ACCOUNTS: [&str; 5] = module_accounts::ALL;
 
 impl ValidatedGenesis {
     /// Each module's genesis section. Account numbers follow the funded

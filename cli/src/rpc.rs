@@ -928,6 +928,7 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
                            "sprints_missed": rep.sprints_missed, "reveals": rep.reveals,
                            "reveals_missed": rep.reveals_missed},
             "slashed_total": n.slashed_total,
+            "rewards_total": n.rewards_total,
         })
     }
     match q {

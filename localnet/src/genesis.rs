@@ -20,6 +20,8 @@ pub const FUNDED_ACCOUNT_BALANCE: u128 = 1_000_000_000_000;
 /// (`VALIDATOR_POWER × power_reduction`, bonded at InitChain) plus 1 COMRADE
 /// for fees.
 const OPERATOR_BALANCE: u128 = VALIDATOR_POWER as u128 * 1_000_000 + 1_000_000;
+/// Genesis balance of the reward pool (1e6 COMRADE).
+const REWARD_POOL_BALANCE: u128 = 1_000_000_000_000;
 /// Voting power of each validator.
 pub(crate) const VALIDATOR_POWER: i64 = 10;
 
@@ -125,6 +127,11 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
             }
         })
         .collect();
+    // The reward pool pays capacity rewards; it is funded here, never minted.
+    balances.push((
+        Address::module(comrade_bank::auth::module_accounts::REWARD_POOL),
+        REWARD_POOL_BALANCE,
+    ));
     let mut state = AppState::dev(params, &balances, validators);
     state.staking = localnet_staking_params();
     // The design's localnet column: the CPU profile (an opening costs
@@ -142,6 +149,7 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
         beacon_reveal_blocks: 3,
         unbonding_blocks: 30,
         block_time_ms: 1_000,
+        reward_per_sprint: 100_000_000,
         ..Default::default()
     };
     state

@@ -33,6 +33,7 @@ fn params() -> ComputeParams {
         mac_budget_per_block: 4 * Profile::UNIT.row_macs(),
         max_rows: 10_000,
         block_time_ms: 1_000,
+        reward_per_sprint: 9 * REDUCTION,
         ..Default::default()
     }
 }
@@ -157,7 +158,10 @@ fn node(n: &Net, op: &Address) -> pb::ComputeNode {
 
 #[test]
 fn honest_capacity_passes_and_cheating_missing_and_bad_paths_are_slashed_and_throttled() {
-    let mut n = net(|g| g.compute = params());
+    let mut n = net(|g| {
+        g.compute = params();
+        fund_module(g, module_accounts::REWARD_POOL, 100 * REDUCTION);
+    });
     let carol = n.carol.clone();
     let ca = address_of(&carol);
     let keys: Vec<SigningKey> = (0..5).map(|i| account_key(600 + i)).collect();
@@ -290,7 +294,26 @@ fn honest_capacity_passes_and_cheating_missing_and_bad_paths_are_slashed_and_thr
     assert_eq!(n.check(after).0, 137);
     let treasury = Address::module(module_accounts::TREASURY);
     let treasury_before = balance(&n.h, &treasury);
+    let honest_before = balance(&n.h, &address_of(&honest));
     let r = n.block(vec![]); // 21 (empty: no fee shares)
+    // The only node that passed gets the sprint's whole reward, from the pool.
+    assert_eq!(
+        balance(&n.h, &address_of(&honest)),
+        honest_before + 9 * REDUCTION
+    );
+    assert_eq!(
+        balance(&n.h, &Address::module(module_accounts::REWARD_POOL)),
+        91 * REDUCTION
+    );
+    assert_eq!(
+        node(&n, &address_of(&honest)).rewards_total,
+        (9 * REDUCTION).to_string()
+    );
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e.r#type == "comrade.compute.v1.EventCapacityRewarded")
+    );
     assert!(sprint_state(&n, &address_of(&honest)).0.settled);
     let p = params();
     let h = node(&n, &address_of(&honest));

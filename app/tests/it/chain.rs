@@ -127,3 +127,15 @@ impl Net {
         out
     }
 }
+
+/// Adds a genesis balance for module account `name` (and to the supply).
+pub(crate) fn fund_module(g: &mut comrade_app::genesis::AppState, name: &str, amount: u128) {
+    let a = Address::module(name);
+    g.bank.balances.push(comrade_app::genesis::GenesisBalance {
+        address: a.to_string(),
+        amount: amount.to_string(),
+        denom: g.params.denom.clone(),
+    });
+    let total: u128 = g.distribution.total_supply.parse().unwrap();
+    g.distribution.total_supply = (total + amount).to_string();
+}

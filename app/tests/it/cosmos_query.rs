@@ -99,19 +99,19 @@ fn cosmos_accounts_pages_cover_every_account_once_and_module_accounts_are_named(
         assert!(resp.accounts.len() <= 2);
         seen.extend(resp.accounts.into_iter().map(|a| a.type_url));
         let page = resp.pagination.unwrap();
-        // alice, bob, the four operators and the four module accounts.
-        assert_eq!(page.total, 10);
+        // alice, bob, the four operators and the five module accounts.
+        assert_eq!(page.total, 11);
         if page.next_key.is_empty() {
             break;
         }
         key = page.next_key;
     }
-    assert_eq!(seen.len(), 10);
+    assert_eq!(seen.len(), 11);
     let modules = seen
         .iter()
         .filter(|t| **t == auth::ModuleAccount::type_url())
         .count();
-    assert_eq!(modules, 4);
+    assert_eq!(modules, 5);
 
     let r = q(
         &f,
@@ -135,7 +135,8 @@ fn cosmos_accounts_pages_cover_every_account_once_and_module_accounts_are_named(
             module_accounts::FEE_COLLECTOR,
             module_accounts::TREASURY,
             module_accounts::FREE_ACCESS_POOL,
-            module_accounts::STAKING_POOL
+            module_accounts::STAKING_POOL,
+            module_accounts::REWARD_POOL
         ]
     );
 }

@@ -140,8 +140,8 @@ fn large_block_with_parallel_signature_checks() {
     txs[50] = prost::Message::encode_to_vec(&raw);
     // The newcomer, funded by tx 0, spends in the same block. Its account
     // number is the next one to be assigned.
-    // 100 accounts + 4 validator operators + 4 module accounts
-    let next_number = keys.len() as u64 + 8;
+    // 100 accounts + 4 validator operators + 5 module accounts
+    let next_number = keys.len() as u64 + 9;
     txs.push(send(&newcomer, &address_of(&keys[1]), 10, next_number, 0));
 
     let mut block = vec![comrade_app::vote_ext::encode_injected(

@@ -16,8 +16,18 @@ pub const FREE_ACCESS_POOL: &str = "free_access_pool";
 /// slashes move from here to the treasury.
 pub const STAKING_POOL: &str = "staking_pool";
 
+/// Pays capacity rewards each compute epoch; funded at genesis (rewards
+/// are never minted).
+pub const REWARD_POOL: &str = "reward_pool";
+
 /// Every module account, in genesis numbering order.
-pub const ALL: [&str; 4] = [FEE_COLLECTOR, TREASURY, FREE_ACCESS_POOL, STAKING_POOL];
+pub const ALL: [&str; 5] = [
+    FEE_COLLECTOR,
+    TREASURY,
+    FREE_ACCESS_POOL,
+    STAKING_POOL,
+    REWARD_POOL,
+];
 
 /// The module account name of `address`, if it is one.
 pub fn name_of(address: &Address) -> Option<&'static str> {

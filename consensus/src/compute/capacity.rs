@@ -298,6 +298,7 @@ async fn settle<S: StateWrite>(
         .epoch
         .saturating_add(1)
         .saturating_add(params.throttle_epochs);
+    let mut passed: Vec<(Address, u64)> = Vec::new();
     for (addr, mut n) in state.compute_nodes().await? {
         if n.status != pb::NodeStatus::Active as i32 && !commits.contains_key(&addr) {
             continue;
@@ -336,6 +337,7 @@ async fn settle<S: StateWrite>(
                 n.verified_epoch = s.epoch;
                 ev.outcome = "passed";
                 ev.rows = c.n_rows;
+                passed.push((addr, c.n_rows));
                 ev.mac_per_s = n.verified_mac_per_s;
                 ev.reason = format!("{} of {} opened rows verified", c.verified, params.openings);
             }
@@ -380,7 +382,52 @@ async fn settle<S: StateWrite>(
         state.put_compute_node(&addr, &n);
         state.emit(ev);
     }
+    pay_rewards(state, params, s.epoch, &passed).await?;
     s.settled = true;
     state.put_proto(state_key::sprint(s.epoch), &s);
+    Ok(())
+}
+
+/// Splits the sprint's reward (at most what the pool holds) among the
+/// nodes that passed, by their verified rows; rounding dust stays in the
+/// pool.
+async fn pay_rewards<S: StateWrite>(
+    state: &mut S,
+    params: &ComputeParams,
+    epoch: u64,
+    passed: &[(Address, u64)],
+) -> Result<(), ExecError> {
+    use comrade_bank::bank::BankRead as _;
+    let total_rows = passed.iter().fold(0u64, |t, (_, r)| t.saturating_add(*r));
+    if total_rows == 0 || params.reward_per_sprint == 0 {
+        return Ok(());
+    }
+    let pool = Address::module(module_accounts::REWARD_POOL);
+    let paid_out = params.reward_per_sprint.min(state.balance(&pool).await?);
+    for (addr, rows) in passed {
+        let amount = comrade_primitives::amount::mul_div(
+            paid_out,
+            u128::from(*rows),
+            u128::from(total_rows),
+        )
+        .ok_or_else(|| InternalError::invariant("a reward share exceeds the reward"))?;
+        if amount == 0 {
+            continue;
+        }
+        state.transfer(&pool, addr, amount).await?;
+        if let Some(mut n) = state.compute_node(addr).await? {
+            let total = comrade_primitives::parse_amount(&n.rewards_total).unwrap_or(0);
+            n.rewards_total = total.saturating_add(amount).to_string();
+            state.put_compute_node(addr, &n);
+        }
+        state.emit(super::event::EventCapacityRewarded {
+            node: *addr,
+            epoch,
+            amount,
+            rows: *rows,
+            total_rows,
+            paid_out,
+        });
+    }
     Ok(())
 }

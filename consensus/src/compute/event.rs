@@ -89,3 +89,35 @@ impl TypedEvent for EventCapacitySettled {
         ]
     }
 }
+
+/// A node was paid its share of a sprint's capacity reward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCapacityRewarded {
+    /// Node operator.
+    pub node: Address,
+    /// Sprint (epoch).
+    pub epoch: u64,
+    /// Amount paid.
+    pub amount: Amount,
+    /// Its verified rows.
+    pub rows: u64,
+    /// All passing nodes' verified rows.
+    pub total_rows: u64,
+    /// What the sprint paid in all (the param, or the pool's balance if
+    /// that was less).
+    pub paid_out: Amount,
+}
+
+impl TypedEvent for EventCapacityRewarded {
+    const KIND: &'static str = "comrade.compute.v1.EventCapacityRewarded";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("node", self.node.to_string(), true),
+            ("epoch", self.epoch.to_string(), true),
+            ("amount", self.amount.to_string(), false),
+            ("rows", self.rows.to_string(), false),
+            ("total_rows", self.total_rows.to_string(), false),
+            ("paid_out", self.paid_out.to_string(), false),
+        ]
+    }
+}

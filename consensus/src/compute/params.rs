@@ -53,6 +53,10 @@ pub struct ComputeParams {
     pub block_time_ms: u64,
     /// Failed or missed sprints in a row that jail a node (0: never).
     pub jail_after_faults: u32,
+    /// Capacity rewards per sprint, paid from the reward pool (never
+    /// minted) to the nodes that passed, by their verified rows.
+    #[serde(with = "crate::amount_str")]
+    pub reward_per_sprint: Amount,
 }
 
 impl Default for ComputeParams {
@@ -79,6 +83,7 @@ impl Default for ComputeParams {
             throttle_epochs: 3,
             block_time_ms: 5_000,
             jail_after_faults: 3,
+            reward_per_sprint: 0,
         }
     }
 }
@@ -227,6 +232,7 @@ impl From<&ComputeParams> for pb::Params {
             throttle_epochs: p.throttle_epochs,
             block_time_ms: p.block_time_ms,
             jail_after_faults: p.jail_after_faults,
+            reward_per_sprint: p.reward_per_sprint.to_string(),
         }
     }
 }
@@ -261,6 +267,7 @@ impl TryFrom<&pb::Params> for ComputeParams {
             throttle_epochs: p.throttle_epochs,
             block_time_ms: p.block_time_ms,
             jail_after_faults: p.jail_after_faults,
+            reward_per_sprint: amount("reward_per_sprint", &p.reward_per_sprint)?,
         };
         out.validate()?;
         Ok(out)
