@@ -37,9 +37,9 @@ impl Component for Fees {
         Ok(())
     }
 
-    async fn end_block<S: StateWrite>(state: &mut S, _ctx: &BlockContext) -> Result<(), ExecError> {
+    async fn end_block<S: StateWrite>(state: &mut S, ctx: &BlockContext) -> Result<(), ExecError> {
         let params = state.chain_params()?;
-        distribute_fees(state, &params.fees).await
+        distribute_fees(state, &params.fees, &signers(ctx)).await
     }
 }
 
@@ -85,13 +85,41 @@ pub async fn pay_fee<S: StateWrite>(
         .await
 }
 
+/// Who gets a share of this block's fees: the validators whose vote for
+/// the previous block is in its last commit ("rewards by signed blocks").
+/// A block without a last commit (the first block) has no record of who
+/// signed, and then every validator shares by power.
+pub fn signers(ctx: &BlockContext) -> Signers {
+    if ctx.last_commit.is_empty() {
+        return Signers::All;
+    }
+    Signers::Only(
+        ctx.last_commit
+            .iter()
+            .filter(|v| v.flag == comrade_primitives::component::VoteFlag::Commit)
+            .map(|v| v.validator)
+            .collect(),
+    )
+}
+
+/// The validators a fee split pays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signers {
+    /// Every validator of the set (no last commit to go by).
+    All,
+    /// Only these consensus addresses (those that signed the last block).
+    Only(std::collections::BTreeSet<[u8; 20]>),
+}
+
 /// Splits the fee collector's balance: `treasury_fee_bps` to the treasury,
-/// the rest to validators' operators pro rata by voting power (rounded down);
-/// the rounding remainder also goes to the treasury. Records
-/// [`EventFeesDistributed`].
+/// the rest to the operators of the validators in `signers`, pro rata by
+/// their voting power (rounded down), as the Cosmos SDK pays the voters of
+/// the last commit; the rounding remainder also goes to the treasury.
+/// Records [`EventFeesDistributed`].
 pub async fn distribute_fees<S: StateWrite>(
     state: &mut S,
     params: &FeeParams,
+    signers: &Signers,
 ) -> Result<(), ExecError> {
     let collector = Address::module(module_accounts::FEE_COLLECTOR);
     let total = state.balance(&collector).await?;
@@ -101,7 +129,10 @@ pub async fn distribute_fees<S: StateWrite>(
     let validators = state.validators().await?;
     let powers: Vec<Amount> = validators
         .iter()
-        .map(|(_, v)| Amount::try_from(v.power.max(0)).unwrap_or(0))
+        .map(|(addr, v)| match signers {
+            Signers::Only(s) if !s.contains(addr) => 0,
+            _ => Amount::try_from(v.power.max(0)).unwrap_or(0),
+        })
         .collect();
     let total_power = powers
         .iter()
@@ -216,6 +247,48 @@ mod tests {
         assert_eq!(state.supply().await.unwrap(), 5_000_000);
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].kind, "EventFeesDistributed");
+    }
+
+    #[tokio::test]
+    async fn fees_go_to_the_validators_that_signed_the_last_block() {
+        use comrade_primitives::component::{CommitVote, VoteFlag};
+        let storage = TempStorage::new().await.unwrap();
+        let (mut state, payer) = chain(&storage).await;
+        pay_fee(&mut state, &payer, 10_000).await.unwrap();
+        let key = |i: u8| {
+            crate::validators::consensus_address(
+                &ed25519_consensus::SigningKey::from([i; 32])
+                    .verification_key()
+                    .to_bytes(),
+            )
+        };
+        // v2 (power 3) missed the last block; v1 (power 1) signed it.
+        let mut ctx = BlockContext::mempool("c", 2);
+        ctx.last_commit = vec![
+            CommitVote {
+                validator: key(1),
+                power: 1,
+                flag: VoteFlag::Commit,
+            },
+            CommitVote {
+                validator: key(2),
+                power: 3,
+                flag: VoteFlag::Absent,
+            },
+        ];
+        let mut fork = StateDelta::new(&mut state);
+        Fees::end_block(&mut fork, &ctx).await.unwrap();
+        fork.apply();
+        // 20 % to the treasury, all of the other 8,000 to v1
+        assert_eq!(state.balance(&Address([1; 20])).await.unwrap(), 8_000);
+        assert_eq!(state.balance(&Address([2; 20])).await.unwrap(), 0);
+        assert_eq!(
+            state
+                .balance(&Address::module(module_accounts::TREASURY))
+                .await
+                .unwrap(),
+            2_000
+        );
     }
 
     #[test]
