@@ -280,7 +280,7 @@ async fn slash_node<S: StateWrite>(
             .await?;
     }
     n.stake = stake.saturating_sub(cut).to_string();
-    let total = comrade_primitives::parse_amount(&n.slashed_total).unwrap_or(0);
+    let total = crate::staking::state::stored_amount(&state_key::node_label(n), &n.slashed_total)?;
     n.slashed_total = total.saturating_add(cut).to_string();
     Ok(cut)
 }
@@ -416,7 +416,12 @@ async fn pay_rewards<S: StateWrite>(
         }
         state.transfer(&pool, addr, amount).await?;
         if let Some(mut n) = state.compute_node(addr).await? {
-            let total = comrade_primitives::parse_amount(&n.rewards_total).unwrap_or(0);
+            // Records from before their first reward have no total yet.
+            let total = if n.rewards_total.is_empty() {
+                0
+            } else {
+                crate::staking::state::stored_amount(&state_key::node_label(&n), &n.rewards_total)?
+            };
             n.rewards_total = total.saturating_add(amount).to_string();
             state.put_compute_node(addr, &n);
         }

@@ -30,7 +30,6 @@ use comrade_bank::{auth::module_accounts, bank::BankWrite as _};
 use comrade_primitives::{
     Address, Amount, ExecError, InternalError, TxError,
     component::{BlockContext, Component, EventExt as _},
-    parse_amount,
     proto::compute::v1 as pb,
     state::StateWriteProto as _,
 };
@@ -179,10 +178,7 @@ impl NodeProfile {
 
 /// A node's stored stake.
 pub fn stored_stake(n: &pb::ComputeNode) -> Result<Amount, InternalError> {
-    parse_amount(&n.stake).map_err(|e| InternalError::Corrupt {
-        key: format!("compute node {}", n.operator),
-        reason: format!("stake {:?}: {e}", n.stake),
-    })
+    crate::staking::state::stored_amount(&state_key::node_label(n), &n.stake)
 }
 
 fn status_name(s: i32) -> &'static str {

@@ -56,3 +56,8 @@ pub fn verifyq(seq: u64) -> String {
 pub const VERIFYQ_SEQ: &str = "compute/verifyq_seq";
 /// The oldest queue entry not yet verified (the head).
 pub const VERIFYQ_HEAD: &str = "compute/verifyq_head";
+
+/// How a node record is named in a corrupt-state error.
+pub fn node_label(n: &comrade_primitives::proto::compute::v1::ComputeNode) -> String {
+    format!("{NODE_PREFIX}{}", n.operator)
+}

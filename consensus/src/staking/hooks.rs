@@ -221,9 +221,8 @@ async fn slash<S: StateWrite>(
         from_unbonding = from_unbonding.saturating_add(cut);
     }
     let total = from_bonded.saturating_add(from_unbonding);
-    let slashed = stored_amount("staking validator slashed_total", &v.slashed_total)
-        .unwrap_or(0)
-        .saturating_add(total);
+    let slashed =
+        stored_amount("staking validator slashed_total", &v.slashed_total)?.saturating_add(total);
     v.slashed_total = slashed.to_string();
     if total > 0 {
         state
