@@ -310,16 +310,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Turns an RPC error into one line (tendermint-rpc's own Display carries a
 /// backtrace).
-fn unreachable(node: &str, e: tendermint_rpc::Error) -> anyhow::Error {
+pub(crate) fn unreachable(node: &str, e: tendermint_rpc::Error) -> anyhow::Error {
     anyhow::anyhow!("cannot reach node {node}: {}", e.detail())
 }
 
-fn client(node: &str) -> Result<HttpClient> {
+pub(crate) fn client(node: &str) -> Result<HttpClient> {
     HttpClient::new(node)
         .map_err(|e| anyhow::anyhow!("invalid node address {node:?}: {}", e.detail()))
 }
 
-async fn abci_query<M: Message + Default>(
+pub(crate) async fn abci_query<M: Message + Default>(
     c: &HttpClient,
     node: &str,
     path: &str,
@@ -590,109 +590,167 @@ fn broadcast(
     msgs: impl Fn(&comrade_app::params::Params, &Address) -> Result<Vec<Any>>,
 ) -> Result<()> {
     let TxOptions { fee, memo, no_wait } = opts;
-    let (fee, no_wait) = (fee.clone(), *no_wait);
-    let keyring = Keyring::open(home)?;
-    let info = keyring.show(from)?;
-    let pass = crate::keys::passphrase(&format!("passphrase for key {from}: "), false)?;
-    let key = keyring.signing_key(from, &pass)?;
+    let key = unlock_key(home, from)?;
     let sender = address_of(&key);
-    anyhow::ensure!(
-        sender.to_string() == info.address,
-        "keyring entry {from} is inconsistent"
-    );
     let rt = runtime()?;
     rt.block_on(async {
         let c = client(node)?;
         let chain_id = match chain_id {
             Some(c) => c.to_string(),
-            None => c
-                .status()
-                .await
-                .map_err(|e| unreachable(node, e))?
-                .node_info
-                .network
-                .to_string(),
+            None => node_chain_id(&c, node).await?,
         };
-        let params: app_pb::QueryParamsResponse =
-            abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;
-        let params: comrade_app::params::Params =
-            params.params.context("node returned no params")?.into();
+        let params = chain_params(&c, node).await?;
         let msgs = msgs(&params, &sender)?;
-        let account: auth_pb::QueryAccountResponse = abci_query(
-            &c,
-            node,
-            "/comrade.auth.v1.Query/Account",
-            auth_pb::QueryAccountRequest {
-                address: sender.to_string(),
-            }
-            .encode_to_vec(),
-        )
-        .await
-        .with_context(|| format!("account {sender} not found on chain: fund it first"))?;
-        let account = account.account.context("node returned no account")?;
-        let build = |fee: &str| {
-            sign_tx(
-                &key,
-                msgs.clone(),
-                &SignOptions {
-                    chain_id: &chain_id,
-                    account_number: account.account_number,
-                    sequence: account.sequence,
-                    fee: (fee, &params.denom),
-                    memo,
-                    timeout_height: 0,
-                },
-            )
-        };
-        let tx = match fee {
-            Some(f) => build(f.strip_suffix(params.denom.as_str()).unwrap_or(&f)),
-            None => {
-                // The fee depends on the size, which depends on the fee's digits.
-                let mut fee = params.min_fee(build("0").len());
-                loop {
-                    let tx = build(&fee.to_string());
-                    let needed = params.min_fee(tx.len());
-                    if needed <= fee {
-                        break tx;
-                    }
-                    fee = needed;
-                }
-            }
-        };
-        let r = c
-            .broadcast_tx_sync(tx)
-            .await
-            .map_err(|e| unreachable(node, e))?;
-        let hash = r.hash.to_string();
-        if r.code.is_err() {
-            bail!("tx {hash} rejected (code {}): {}", r.code.value(), r.log);
-        }
-        if no_wait {
-            print_json_or(json, serde_json::json!({"hash": hash, "code": 0}), || {
+        let tx = sign_for_chain(&c, node, &key, &chain_id, &params, msgs, fee.as_deref(), memo)
+            .await?;
+        let hash = submit(&c, node, tx).await?;
+        if *no_wait {
+            print_json_or(json, serde_json::json!({"hash": hash.to_string(), "code": 0}), || {
                 format!("tx {hash} accepted into the mempool")
             });
             return Ok(());
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(t) = c.tx(r.hash, false).await {
-                let code = t.tx_result.code.value();
-                print_json_or(
-                    json,
-                    serde_json::json!({"hash": hash, "height": t.height.value(), "code": code, "log": t.tx_result.log}),
-                    || format!("tx {hash} committed at height {} with code {code} {}", t.height, t.tx_result.log),
-                );
-                if code != 0 {
-                    bail!("tx failed with code {code}: {}", t.tx_result.log);
+        let t = wait_tx(&c, hash, Duration::from_secs(30)).await?;
+        let code = t.tx_result.code.value();
+        print_json_or(
+            json,
+            serde_json::json!({"hash": hash.to_string(), "height": t.height.value(), "code": code, "log": t.tx_result.log}),
+            || format!("tx {hash} committed at height {} with code {code} {}", t.height, t.tx_result.log),
+        );
+        if code != 0 {
+            bail!("tx failed with code {code}: {}", t.tx_result.log);
+        }
+        Ok(())
+    })
+}
+
+/// Decrypts keyring key `from` of `home` (the passphrase from
+/// `$COMRADE_KEYRING_PASSPHRASE` or a prompt).
+pub(crate) fn unlock_key(home: &Path, from: &str) -> Result<k256::ecdsa::SigningKey> {
+    let keyring = Keyring::open(home)?;
+    let info = keyring.show(from)?;
+    let pass = crate::keys::passphrase(&format!("passphrase for key {from}: "), false)?;
+    let key = keyring.signing_key(from, &pass)?;
+    anyhow::ensure!(
+        address_of(&key).to_string() == info.address,
+        "keyring entry {from} is inconsistent"
+    );
+    Ok(key)
+}
+
+/// The node's chain id, from its status.
+pub(crate) async fn node_chain_id(c: &HttpClient, node: &str) -> Result<String> {
+    Ok(c.status()
+        .await
+        .map_err(|e| unreachable(node, e))?
+        .node_info
+        .network
+        .to_string())
+}
+
+/// The app's params (denom, fees).
+pub(crate) async fn chain_params(
+    c: &HttpClient,
+    node: &str,
+) -> Result<comrade_app::params::Params> {
+    let params: app_pb::QueryParamsResponse =
+        abci_query(c, node, "/comrade.app.v1.Query/Params", vec![]).await?;
+    Ok(params.params.context("node returned no params")?.into())
+}
+
+/// Signs `msgs` with `key` at its account's current sequence, paying `fee`
+/// (in the chain's denom) or else the minimum fee for the tx's size.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn sign_for_chain(
+    c: &HttpClient,
+    node: &str,
+    key: &k256::ecdsa::SigningKey,
+    chain_id: &str,
+    params: &comrade_app::params::Params,
+    msgs: Vec<Any>,
+    fee: Option<&str>,
+    memo: &str,
+) -> Result<Vec<u8>> {
+    let sender = address_of(key);
+    let account: auth_pb::QueryAccountResponse = abci_query(
+        c,
+        node,
+        "/comrade.auth.v1.Query/Account",
+        auth_pb::QueryAccountRequest {
+            address: sender.to_string(),
+        }
+        .encode_to_vec(),
+    )
+    .await
+    .with_context(|| format!("account {sender} not found on chain: fund it first"))?;
+    let account = account.account.context("node returned no account")?;
+    let build = |fee: &str| {
+        sign_tx(
+            key,
+            msgs.clone(),
+            &SignOptions {
+                chain_id,
+                account_number: account.account_number,
+                sequence: account.sequence,
+                fee: (fee, &params.denom),
+                memo,
+                timeout_height: 0,
+            },
+        )
+    };
+    Ok(match fee {
+        Some(f) => build(f.strip_suffix(params.denom.as_str()).unwrap_or(f)),
+        None => {
+            // The fee depends on the size, which depends on the fee's digits.
+            let mut fee = params.min_fee(build("0").len());
+            loop {
+                let tx = build(&fee.to_string());
+                let needed = params.min_fee(tx.len());
+                if needed <= fee {
+                    break tx;
                 }
-                return Ok(());
+                fee = needed;
             }
-            if Instant::now() > deadline {
-                bail!("tx {hash} not committed within 30 s (check `comrade query tx {hash}`)");
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
         }
     })
+}
+
+/// Broadcasts `tx` (sync: CheckTx); a refusal is an error with its code.
+pub(crate) async fn submit(c: &HttpClient, node: &str, tx: Vec<u8>) -> Result<tendermint::Hash> {
+    let r = c
+        .broadcast_tx_sync(tx)
+        .await
+        .map_err(|e| unreachable(node, e))?;
+    if r.code.is_err() {
+        bail!(
+            "tx {} rejected (code {}): {}",
+            r.hash,
+            r.code.value(),
+            r.log
+        );
+    }
+    Ok(r.hash)
+}
+
+/// Waits up to `timeout` for tx `hash` to be in a block.
+pub(crate) async fn wait_tx(
+    c: &HttpClient,
+    hash: tendermint::Hash,
+    timeout: Duration,
+) -> Result<tendermint_rpc::endpoint::tx::Response> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(t) = c.tx(hash, false).await {
+            return Ok(t);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "tx {hash} not committed within {} s (check `comrade query tx {hash}`)",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 /// Prints `v` as one JSON line, or pretty-printed for people.

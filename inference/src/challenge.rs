@@ -35,6 +35,9 @@ pub enum ChallengeError {
         /// Its flat index.
         index: usize,
     },
+    /// The device asked for is not compiled in.
+    #[error("the {0} device is not available in this build")]
+    Unavailable(&'static str),
     /// The input is not a whole number of rows.
     #[error("input of {len} values is not a whole number of rows of {d}")]
     Shape {
@@ -226,4 +229,60 @@ pub fn prove<B: Backend>(
         0..n_rows,
         batch,
     )?))
+}
+
+/// A sprint's prover behind one object type, so that the compute-node
+/// worker need not name the Burn backend it runs on.
+pub trait SprintProver: Send {
+    /// The profile.
+    fn profile(&self) -> Profile;
+    /// Leaves of rows `range` of the node whose inputs are keyed by `key`
+    /// (see [`BurnChallenge::leaves`]).
+    fn leaves(
+        &self,
+        key: &Hash,
+        range: std::ops::Range<u64>,
+        batch: u64,
+    ) -> Result<Vec<Hash>, ChallengeError>;
+}
+
+impl<B: Backend> SprintProver for BurnChallenge<B>
+where
+    BurnChallenge<B>: Send,
+{
+    fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    fn leaves(
+        &self,
+        key: &Hash,
+        range: std::ops::Range<u64>,
+        batch: u64,
+    ) -> Result<Vec<Hash>, ChallengeError> {
+        BurnChallenge::leaves(self, key, range, batch)
+    }
+}
+
+/// The Burn program of `seed` on `device`, its weights uploaded.
+pub fn sprint_prover(
+    device: crate::cli::Device,
+    profile: Profile,
+    seed: Hash,
+) -> Result<Box<dyn SprintProver>, ChallengeError> {
+    match device {
+        crate::cli::Device::Cpu => Ok(Box::new(BurnChallenge::<crate::Cpu>::new(
+            profile,
+            seed,
+            &Default::default(),
+        ))),
+        #[cfg(feature = "cuda")]
+        crate::cli::Device::Cuda => Ok(Box::new(BurnChallenge::<crate::Cuda>::new(
+            profile,
+            seed,
+            &Default::default(),
+        ))),
+        #[cfg(not(feature = "cuda"))]
+        crate::cli::Device::Cuda => Err(ChallengeError::Unavailable("cuda")),
+    }
 }

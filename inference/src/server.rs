@@ -48,6 +48,18 @@ pub struct ServerConfig {
     pub max_queue: usize,
     /// Sequences per batch.
     pub max_batch: usize,
+    /// More metrics appended to `/metrics` (e.g. the chain worker's).
+    pub extra_metrics: Option<MetricsHook>,
+}
+
+/// Appends Prometheus text-format metrics to a `/metrics` answer.
+#[derive(Clone)]
+pub struct MetricsHook(pub Arc<dyn Fn(&mut String) + Send + Sync>);
+
+impl std::fmt::Debug for MetricsHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsHook")
+    }
 }
 
 enum JobEvent {
@@ -586,6 +598,9 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
             "Time to first streamed token.",
             &mut out,
         );
+    }
+    if let Some(hook) = &s.cfg.extra_metrics {
+        (hook.0)(&mut out);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

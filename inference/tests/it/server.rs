@@ -48,6 +48,9 @@ async fn server_end_to_end() {
         max_output_tokens: 64,
         max_queue: 1,
         max_batch: 4,
+        extra_metrics: Some(comrade_inference::server::MetricsHook(std::sync::Arc::new(
+            |out: &mut String| out.push_str("comrade_test_extra 7\n"),
+        ))),
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -221,6 +224,9 @@ async fn server_end_to_end() {
         "comrade_decode_tokens_per_second",
         "comrade_request_latency_seconds_bucket",
         "comrade_time_to_first_token_seconds_count 2",
+        // the hook's lines come after the server's own
+        "comrade_time_to_first_token_seconds_sum",
+        "comrade_test_extra 7",
     ] {
         assert!(r.body.contains(name), "{name} missing in\n{}", r.body);
     }
