@@ -78,3 +78,18 @@ fn burn_program_rejects_a_partial_row() {
         "{err}"
     );
 }
+
+#[test]
+fn the_boxed_sprint_prover_gives_the_kernel_provers_leaves() {
+    use comrade_inference::{challenge::sprint_prover, cli::Device};
+    let s = seed::sprint_seed("comrade-test", 7, &[9; 32]);
+    let ch = Challenge::derive(Profile::UNIT, s);
+    let key = prf::input_key(ch.seed(), b"boxed");
+    let p = sprint_prover(Device::Cpu, Profile::UNIT, s).unwrap();
+    assert_eq!(p.profile(), Profile::UNIT);
+    // a range not starting at 0 and a batch that does not divide it
+    let got = p.leaves(&key, 5..42, 8).unwrap();
+    assert_eq!(got, Prover::leaves(&ch, &key, 5..42, Kernel::detect()));
+    #[cfg(not(feature = "cuda"))]
+    assert!(sprint_prover(Device::Cuda, Profile::UNIT, s).is_err());
+}
