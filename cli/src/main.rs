@@ -8,6 +8,7 @@ mod keyring;
 mod keys;
 mod node;
 mod rpc;
+mod worker;
 
 use std::path::PathBuf;
 
@@ -72,11 +73,29 @@ enum Command {
     /// Serve a model as a compute node (OpenAI-compatible HTTP API), or
     /// benchmark the inference engine.
     #[command(subcommand)]
-    Compute(comrade_inference::cli::ComputeCommand),
+    Compute(ComputeCommand),
     /// Run a local multi-validator network on 127.0.0.1 (real cometbft
     /// processes next to `comrade start`), for development and tests.
     #[command(subcommand)]
     Localnet(comrade_localnet::cli::LocalnetCommand),
+}
+
+/// `comrade compute …`
+#[derive(Debug, Subcommand)]
+enum ComputeCommand {
+    /// Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions,
+    /// /v1/completions, /v1/models, /health, /metrics). With --chain and
+    /// --key, also do the registered node's proof of compute on that chain
+    /// (beacon reveals, capacity sprints on --device).
+    Serve {
+        #[command(flatten)]
+        serve: comrade_inference::cli::ServeArgs,
+        #[command(flatten)]
+        worker: worker::WorkerArgs,
+    },
+    /// Measure prefill and decode tokens/s at batch 1 and 8, compare with llama.cpp's
+    /// llama-bench on the same GGUF and thread count, and print the memory-bandwidth bound.
+    Bench(comrade_inference::cli::BenchArgs),
 }
 
 fn default_home() -> PathBuf {
@@ -89,10 +108,12 @@ fn default_home() -> PathBuf {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("COMRADE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("COMRADE_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,comrade::worker=info")
+            }),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
@@ -111,7 +132,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tx(c) => rpc::tx(c, &cli.home, &cli.node, cli.chain_id.as_deref(), json),
         Command::Query(c) => rpc::query(c, &cli.node, json),
         Command::Status => rpc::status(&cli.node, json),
-        Command::Compute(c) => comrade_inference::cli::run(c),
+        Command::Compute(ComputeCommand::Serve { serve, worker }) => {
+            let sidecar = worker::sidecar(&cli.home, &worker, serve.device)?;
+            comrade_inference::cli::serve(serve, sidecar)
+        }
+        Command::Compute(ComputeCommand::Bench(b)) => comrade_inference::cli::bench(b),
         Command::Localnet(c) => comrade_localnet::cli::run(c, std::env::current_exe()?),
     }
 }

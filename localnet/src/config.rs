@@ -53,6 +53,20 @@ impl AppKind {
     }
 }
 
+/// How fast the chain's compute epochs (capacity sprints) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ComputeSchedule {
+    /// The design's localnet column: 300-block epochs, 10-block sprints,
+    /// 20-block beacon periods.
+    #[default]
+    Standard,
+    /// 40-block epochs, 6-block sprints, 10-block beacon periods: a sprint
+    /// is proved, committed, opened and paid within about a minute, for
+    /// end-to-end tests and demos.
+    Fast,
+}
+
 /// The role of a node in the localnet.
 ///
 /// **Extension point:** later issues add a compute node
@@ -95,6 +109,9 @@ pub struct LocalnetConfig {
     pub timeout_commit: String,
     /// CometBFT `log_level`.
     pub log_level: String,
+    /// Compute epochs: the design's or a fast one for tests.
+    #[serde(default)]
+    pub compute_schedule: ComputeSchedule,
 }
 
 impl LocalnetConfig {
@@ -112,6 +129,7 @@ impl LocalnetConfig {
             funded_accounts: 256,
             timeout_commit: "500ms".to_string(),
             log_level: "info".to_string(),
+            compute_schedule: ComputeSchedule::Standard,
         }
     }
 

@@ -10,7 +10,7 @@ use comrade_primitives::Address;
 use k256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 
-use crate::{AppKind, LocalnetConfig, LocalnetError, Result};
+use crate::{AppKind, ComputeSchedule, LocalnetConfig, LocalnetError, Result};
 
 /// Genesis balance of the faucet key, in base units (1e9 COMRADE).
 pub const FAUCET_BALANCE: u128 = 1_000_000_000_000_000;
@@ -22,6 +22,11 @@ pub const FUNDED_ACCOUNT_BALANCE: u128 = 1_000_000_000_000;
 const OPERATOR_BALANCE: u128 = VALIDATOR_POWER as u128 * 1_000_000 + 1_000_000;
 /// Genesis balance of the reward pool (1e6 COMRADE).
 const REWARD_POOL_BALANCE: u128 = 1_000_000_000_000;
+/// Genesis balance of the compute node's operator (1,000 COMRADE: its
+/// stake, [`COMPUTE_NODE_STAKE`], and fees).
+const COMPUTE_OPERATOR_BALANCE: u128 = 1_000_000_000;
+/// Stake the localnet's compute node registers with (the minimum, 100 COMRADE).
+pub const COMPUTE_NODE_STAKE: u128 = 100_000_000;
 /// Voting power of each validator.
 pub(crate) const VALIDATOR_POWER: i64 = 10;
 
@@ -84,6 +89,11 @@ pub fn funded_account_key(n: u64) -> TestKey {
     TestKey::from_seed(n)
 }
 
+/// The operator of the localnet's compute node, funded with 1,000 COMRADE.
+pub fn compute_operator_key() -> TestKey {
+    TestKey::from_seed(2_000_000)
+}
+
 fn operator_key(i: usize) -> TestKey {
     TestKey::from_seed(1_000_000u64.saturating_add(u64::try_from(i).unwrap_or(0)))
 }
@@ -127,6 +137,7 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
             }
         })
         .collect();
+    balances.push((compute_operator_key().address, COMPUTE_OPERATOR_BALANCE));
     // The reward pool pays capacity rewards; it is funded here, never minted.
     balances.push((
         Address::module(comrade_bank::auth::module_accounts::REWARD_POOL),
@@ -134,9 +145,19 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
     ));
     let mut state = AppState::dev(params, &balances, validators);
     state.staking = localnet_staking_params();
-    // The design's localnet column: the CPU profile (an opening costs
-    // ~60 µs here), 10-block sprints, 20-block beacon periods.
-    state.compute = comrade_consensus::compute::ComputeParams {
+    state.compute = localnet_compute_params(cfg.compute_schedule);
+    state
+}
+
+/// Compute params of the localnet. [`ComputeSchedule::Standard`] is the
+/// design's localnet column: the CPU profile (an opening costs ~60 µs
+/// here), 10-block sprints, 20-block beacon periods, 300-block epochs.
+/// [`ComputeSchedule::Fast`] packs a whole sprint (rows, commitment, the
+/// opening beacon, reveals, verification) into 40-block epochs.
+pub(crate) fn localnet_compute_params(
+    schedule: ComputeSchedule,
+) -> comrade_consensus::compute::ComputeParams {
+    let standard = comrade_consensus::compute::ComputeParams {
         profile_id: comrade_exact::Profile::LOCALNET_CPU.id,
         epoch_blocks: 300,
         sprint_blocks: 10,
@@ -152,7 +173,18 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
         reward_per_sprint: 100_000_000,
         ..Default::default()
     };
-    state
+    match schedule {
+        ComputeSchedule::Standard => standard,
+        ComputeSchedule::Fast => comrade_consensus::compute::ComputeParams {
+            epoch_blocks: 40,
+            sprint_blocks: 6,
+            commit_grace_blocks: 3,
+            beacon_period_blocks: 10,
+            beacon_reveal_blocks: 3,
+            reveal_blocks: 6,
+            ..standard
+        },
+    }
 }
 
 /// Staking params of the localnet: the default stake sizes with short

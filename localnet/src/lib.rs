@@ -51,13 +51,14 @@ mod process;
 pub mod rpc;
 
 pub use config::{
-    AppKind, DEFAULT_BASE_PORT, DEFAULT_CHAIN_ID, DEFAULT_VALIDATORS, LocalnetConfig, NodePorts,
-    NodeRole, PORTS_PER_NODE,
+    AppKind, ComputeSchedule, DEFAULT_BASE_PORT, DEFAULT_CHAIN_ID, DEFAULT_VALIDATORS,
+    LocalnetConfig, NodePorts, NodeRole, PORTS_PER_NODE,
 };
 pub use error::LocalnetError;
 pub use find::{find_abci_cli, find_cometbft, find_comrade_bin};
 pub use genesis::{
-    FAUCET_BALANCE, FUNDED_ACCOUNT_BALANCE, TestKey, account_key, faucet_key, funded_account_key,
+    COMPUTE_NODE_STAKE, FAUCET_BALANCE, FUNDED_ACCOUNT_BALANCE, TestKey, account_key,
+    compute_operator_key, faucet_key, funded_account_key,
 };
 pub use net::{Localnet, Manifest, NodeInfo, NodeStatus, down, logs};
 pub use process::{PidFile, signal};

@@ -202,6 +202,16 @@ pub(crate) fn wait_gone(pid: u32, dir: &Path, timeout: Duration) -> bool {
 /// own process group (so a Ctrl-C aimed at the launching terminal does not
 /// reach it; it keeps running after the launcher exits).
 pub(crate) fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Proc> {
+    spawn_env(program, args, log, &[])
+}
+
+/// [`spawn`] with extra environment variables.
+pub(crate) fn spawn_env(
+    program: &Path,
+    args: &[String],
+    log: &Path,
+    envs: &[(&str, &str)],
+) -> Result<Proc> {
     use std::os::unix::process::CommandExt as _;
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -218,6 +228,7 @@ pub(crate) fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Proc>
         // dies) instead of a backtrace inherited from a test's environment.
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
+        .envs(envs.iter().copied())
         .process_group(0)
         .spawn()
         .map_err(LocalnetError::io(program))?;
@@ -230,9 +241,15 @@ pub(crate) fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Proc>
 /// Runs a command to completion (bounded by the command itself) and returns
 /// its stdout; a non-zero exit is an error carrying stderr.
 pub(crate) fn run(program: &Path, args: &[&str]) -> Result<String> {
+    run_env(program, args, &[])
+}
+
+/// [`run`] with extra environment variables.
+pub(crate) fn run_env(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<String> {
     let command = format!("{} {}", program.display(), args.join(" "));
     let out = Command::new(program)
         .args(args)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .output()
         .map_err(|e| LocalnetError::Command {

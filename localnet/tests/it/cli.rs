@@ -26,6 +26,7 @@ fn up(dir: &Path, bin: &Path) -> anyhow::Result<()> {
             timeout: 60,
             compute: false,
             compute_listen: "127.0.0.1:21995".into(),
+            compute_schedule: comrade_localnet::ComputeSchedule::Standard,
         },
         bin.to_path_buf(),
     )

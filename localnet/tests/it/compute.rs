@@ -22,6 +22,7 @@ fn compute_node_serves_the_default_model_and_stops() {
         &bin,
         listen,
         compute::DEFAULT_MODEL,
+        None,
         Duration::from_secs(600),
         &mut |_| {},
     )
@@ -71,4 +72,186 @@ fn compute_node_serves_the_default_model_and_stops() {
     assert_eq!(compute::stop(dir.path()).unwrap(), Some(node.pid));
     assert!(!compute::healthy(listen));
     assert_eq!(compute::stop(dir.path()).unwrap(), None);
+}
+
+/// The compute node joins a (fast-schedule, one-validator) chain: it is
+/// registered, its worker reveals beacon keys, proves a capacity sprint on
+/// the CPU, commits, reveals the opened rows, the chain verifies them
+/// exactly and pays the sprint's reward; the worker's metrics count it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compute_node_proves_a_capacity_sprint_and_is_paid() {
+    use comrade_localnet::{ComputeSchedule, compute_operator_key};
+    use comrade_primitives::proto::compute::v1 as pb;
+    use prost::Message as _;
+    use tendermint_rpc::Client as _;
+
+    let t = crate::common::TestNet::start_with("sprint", 7, |c| {
+        c.validators = 1;
+        c.compute_schedule = ComputeSchedule::Fast;
+    })
+    .await;
+    let bin = find_comrade_bin().unwrap();
+    let dir = t.net.dir().to_path_buf();
+    let rpc = t.net.rpc_url(0).unwrap();
+    let listen = "127.0.0.1:21991";
+    struct Stop(std::path::PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let log = std::fs::read_to_string(self.0.join("compute.log")).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                eprintln!(
+                    "--- compute.log ---\n{}",
+                    lines[lines.len().saturating_sub(40)..].join("\n")
+                );
+            }
+            let _ = compute::stop(&self.0);
+        }
+    }
+    let node = tokio::task::block_in_place(|| {
+        compute::start(
+            &dir,
+            &bin,
+            listen,
+            compute::DEFAULT_MODEL,
+            Some(&rpc),
+            Duration::from_secs(600),
+            &mut |_| {},
+        )
+    })
+    .unwrap_or_else(|e| panic!("compute node did not come up: {e}"));
+    let _stop = Stop(dir.clone());
+    assert_eq!(node.chain.as_deref(), Some(rpc.as_str()));
+
+    let c = t.client(0);
+    let op = compute_operator_key().address;
+    let record = |c: tendermint_rpc::HttpClient| async move {
+        let r = c
+            .abci_query(
+                Some("/comrade.compute.v1.Query/Node".into()),
+                pb::QueryNodeRequest {
+                    operator: op.to_string(),
+                }
+                .encode_to_vec(),
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        assert!(r.code.is_ok(), "the node is registered: {}", r.log);
+        pb::QueryNodeResponse::decode(r.value.as_slice())
+            .unwrap()
+            .node
+            .unwrap()
+            .node
+            .unwrap()
+    };
+    let before = comrade_localnet::rpc::balance(&c, &op).await.unwrap();
+
+    // Restart the node between its commitment and the opening of its rows:
+    // the new process reloads the stored leaves instead of missing the
+    // sprint. Fast schedule: 40-block epochs, rows opened ~15 blocks after
+    // the commitment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    let restarted_in = loop {
+        let h = t.height(0).await;
+        let epoch = h.saturating_sub(1) / 40;
+        let r = c
+            .abci_query(
+                Some("/comrade.compute.v1.Query/Sprint".into()),
+                pb::QuerySprintRequest {
+                    epoch,
+                    node: op.to_string(),
+                }
+                .encode_to_vec(),
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        let r = pb::QuerySprintResponse::decode(r.value.as_slice()).unwrap();
+        if let (Some(s), Some(cm)) = (&r.sprint, &r.commit)
+            && !s.opened
+            && !cm.revealed
+            && h + 4 < s.reveal_deadline
+        {
+            compute::stop(&dir).unwrap();
+            tokio::task::block_in_place(|| {
+                compute::start(
+                    &dir,
+                    &bin,
+                    listen,
+                    compute::DEFAULT_MODEL,
+                    Some(&rpc),
+                    Duration::from_secs(600),
+                    &mut |_| {},
+                )
+            })
+            .unwrap_or_else(|e| panic!("compute node did not come back: {e}"));
+            break epoch;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no commitment by height {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+
+    // The sprint passes (allow two more epochs).
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    let n = loop {
+        let n = record(c.clone()).await;
+        let rep = n.reputation.unwrap_or_default();
+        assert_eq!(rep.sprints_failed, 0, "{n:?}");
+        if rep.sprints_passed >= 1 {
+            break n;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sprint passed by height {}: {n:?}",
+            t.height(0).await
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let rep = n.reputation.unwrap();
+    assert_eq!(rep.sprints_missed, 0, "{rep:?}");
+    assert!(n.verified_epoch >= restarted_in, "{n:?}");
+    assert!(rep.reveals >= 1, "beacon keys were revealed: {rep:?}");
+    assert!(n.verified_mac_per_s > 0, "{n:?}");
+    // The only node that passed gets the whole sprint reward (100 COMRADE).
+    let rewards: u128 = n.rewards_total.parse().unwrap();
+    assert!(rewards >= 100_000_000, "{n:?}");
+    let after = comrade_localnet::rpc::balance(&c, &op).await.unwrap();
+    assert!(
+        after > before,
+        "the operator was paid more than its fees: {before} -> {after}"
+    );
+
+    // The worker's own metrics on the server's /metrics.
+    let mut s = std::net::TcpStream::connect(listen).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {listen}\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let metric = |name: &str| -> u64 {
+        resp.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{resp}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // This is the restarted process: it revealed the rows it reloaded.
+    assert!(metric("comrade_worker_sprints_passed_total") >= 1);
+    assert!(metric("comrade_worker_capacity_reveals_total") >= 1);
+    assert!(metric("comrade_worker_beacon_reveals_total") >= 1);
+    assert_eq!(metric("comrade_worker_sprints_failed_total"), 0);
+    assert_eq!(metric("comrade_worker_sprints_missed_total"), 0);
+    let log = std::fs::read_to_string(dir.join("compute.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "sprint {restarted_in}: reloaded the committed rows"
+        )),
+        "the restarted worker reloads sprint {restarted_in}'s rows"
+    );
 }
