@@ -34,6 +34,9 @@ fn params() -> ComputeParams {
         max_rows: 10_000,
         block_time_ms: 1_000,
         reward_per_sprint: 9 * REDUCTION,
+        // Only some simulated nodes reveal beacon keys; beacon jailing is
+        // tested in compute.rs.
+        jail_after_reveal_misses: 0,
         ..Default::default()
     }
 }

@@ -266,3 +266,66 @@ fn the_beacon_takes_each_nodes_next_chain_link_in_its_window_and_counts_misses()
         beacon_value(CHAIN_ID, 2, &BTreeMap::from([(a, ca[8])]))
     );
 }
+
+#[test]
+fn missed_beacon_reveals_in_a_row_jail_a_node_which_can_still_unbond() {
+    let mut n = net(|g| {
+        g.compute = ComputeParams {
+            jail_after_reveal_misses: 2,
+            ..params()
+        }
+    });
+    let ka = operator(&mut n, 511, 100 * REDUCTION);
+    let kb = operator(&mut n, 512, 100 * REDUCTION);
+    let (a, b) = (address_of(&ka), address_of(&kb));
+    let (ca, cb) = (chain(9, 10), chain(10, 10));
+    let url = MsgRegisterComputeNode::TYPE_URL;
+    let ra = n.tx(&ka, url, &register(&a, 20 * REDUCTION, 0, &ca[10]));
+    let rb = n.tx(&kb, url, &register(&b, 20 * REDUCTION, 0, &cb[10]));
+    n.block(vec![(ka.clone(), ra), (kb.clone(), rb)]); // height 3
+    let reveal = |owner: &Address, period: u64, k: &[u8; 32]| pb::MsgRevealKey {
+        owner: owner.to_string(),
+        period,
+        preimage: k.to_vec(),
+    };
+    let rurl = MsgRevealKey::TYPE_URL;
+    // Period 1 (window 9-10): both miss. One miss does not jail.
+    n.run_to(10);
+    let status = |n: &Net, op: &Address| node(n, op).unwrap().status;
+    assert_eq!(status(&n, &a), pb::NodeStatus::Active as i32);
+    assert_eq!(node(&n, &b).unwrap().keychain.unwrap().misses, 1);
+    // Period 2 (window 13-14): a reveals (resetting its count), b misses
+    // again and is jailed at the end of 14.
+    n.run_to(12);
+    let a2 = n.tx(&ka, rurl, &reveal(&a, 2, &ca[9]));
+    n.block(vec![(ka.clone(), a2)]);
+    n.run_to(14);
+    let na = node(&n, &a).unwrap();
+    assert_eq!(na.status, pb::NodeStatus::Active as i32);
+    assert_eq!(na.keychain.unwrap().misses, 0);
+    assert_eq!(status(&n, &b), pb::NodeStatus::Jailed as i32);
+    assert_eq!(weight(&n, &b), 0, "a jailed node is not routed to");
+    assert!(weight(&n, &a) > 0);
+    // Jailed: no more reveals; a third miss changes nothing.
+    n.run_to(16);
+    let b3 = n.tx(&kb, rurl, &reveal(&b, 3, &cb[9]));
+    assert_eq!(n.check(b3).0, 134);
+    n.run_to(18);
+    assert_eq!(status(&n, &b), pb::NodeStatus::Jailed as i32);
+    assert_eq!(node(&n, &b).unwrap().keychain.unwrap().misses, 2);
+    // It leaves by unbonding and gets its stake back after the period.
+    let before = balance(&n.h, &b);
+    let u = n.tx(
+        &kb,
+        MsgUnbondComputeNode::TYPE_URL,
+        &pb::MsgUnbondComputeNode {
+            operator: b.to_string(),
+        },
+    );
+    n.block(vec![(kb.clone(), u)]);
+    let h = n.height();
+    assert_eq!(status(&n, &b), pb::NodeStatus::Unbonding as i32);
+    n.run_to(h + 3);
+    assert!(node(&n, &b).is_none());
+    assert!(balance(&n.h, &b) + REDUCTION > before + 20 * REDUCTION);
+}

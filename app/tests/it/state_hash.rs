@@ -3,7 +3,8 @@
 //! the staking pool holding the genesis validators' self-stake, the decided
 //! set and its pending updates) and compute nodes (params, the epoch, the capacity sprint seeded by
 //! the epoch's first block hash, which the harness derives from the height
-//! and txs). A change here means the state format
+//! and txs). Format 4 added the compute param `jail_after_reveal_misses`
+//! (a format-3 store would read it as 0, never jail). A change here means the state format
 //! changed: bump `STATE_FORMAT_VERSION`, say why, and re-pin.
 
 use crate::common::*;
@@ -11,15 +12,15 @@ use comrade_app::client::address_of;
 use comrade_test_utils::account_key;
 
 const PINNED: [&str; 4] = [
-    "5666c96ebb28c5456d4acfe9abd3be463ea56adc6ea52890eecc322ac3866447",
-    "24822991130a650481e32ca4a00e7eb9c6efa7f7b6b19672877947833b2a0ed9",
-    "dd280f157b5955b5c0067dc09b70044ed2268a1218f515f74f4e3c2e1d4ad564",
-    "bc98293bfc63c008418f38363ffe9953c9b61f3409a9c1f4a5ebacff55415d78",
+    "01f732dd3188b7dc7e8db6dbd286ed604e5827a9be64e3bb36f242cc21d1bdda",
+    "6175c0bf44d322174ccbb4fd04dff42093ef32b87ba025d31ebb94c385bea096",
+    "1cca3d55fc9770a2b3e260ec67acea70da3519f76701d65f73f6e81c7f1cc2d3",
+    "9ed62a19f75b48c6f868abfde72a8e8826305708f12a365338e07f20c5019b5b",
 ];
 
 #[test]
-fn state_format_3_app_hashes_are_unchanged() {
-    assert_eq!(comrade_app::app::STATE_FORMAT_VERSION, 3, "re-pin below");
+fn state_format_4_app_hashes_are_unchanged() {
+    assert_eq!(comrade_app::app::STATE_FORMAT_VERSION, 4, "re-pin below");
     let mut f = fixture();
     let carol = address_of(&account_key(3));
     let mut hashes = vec![hex::encode(f.h.info().unwrap().1)];

@@ -92,6 +92,7 @@ pub(crate) fn sidecar(home: &Path, args: &WorkerArgs, device: Device) -> Result<
         metrics: metrics.clone(),
         chain_id: String::new(),
         last_height: 0,
+        last_status: pb::NodeStatus::Active,
         jobs: BTreeMap::new(),
     };
     Ok(Some(Sidecar {
@@ -138,6 +139,7 @@ struct Worker {
     metrics: Arc<Metrics>,
     chain_id: String,
     last_height: u64,
+    last_status: pb::NodeStatus,
     /// By epoch: the current sprint's, and the previous one's until it is
     /// settled.
     jobs: BTreeMap<u64, Job>,
@@ -291,7 +293,21 @@ impl Worker {
         self.metrics.height.store(h, Relaxed);
         let params = self.params().await?;
         let record = self.node_record().await?;
-        let active = record.status == pb::NodeStatus::Active as i32;
+        let status = pb::NodeStatus::try_from(record.status).unwrap_or_default();
+        if status != self.last_status {
+            match status {
+                pb::NodeStatus::Active => info!("compute worker: the node is active again"),
+                pb::NodeStatus::Jailed => warn!(
+                    "compute worker: the node is jailed (repeated sprint or beacon faults): it is not routed to or challenged; `comrade tx compute unbond` returns its stake"
+                ),
+                pb::NodeStatus::Unbonding => {
+                    info!("compute worker: the node is unbonding; no more sprints or reveals")
+                }
+                pb::NodeStatus::Unspecified => warn!("compute worker: the node has no status"),
+            }
+            self.last_status = status;
+        }
+        let active = status == pb::NodeStatus::Active;
         if active && let Some(chain) = &record.keychain {
             // A failed reveal must not hold up the sprint.
             if let Err(e) = self.reveal_key(&params, chain, h).await {

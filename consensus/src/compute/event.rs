@@ -24,6 +24,29 @@ impl TypedEvent for EventComputeNodeChanged {
     }
 }
 
+/// A node was jailed for missing beacon reveals (sprint faults say so in
+/// [`EventCapacitySettled`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventComputeNodeJailed {
+    /// Operator.
+    pub operator: Address,
+    /// The beacon period whose miss jailed it.
+    pub period: u64,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl TypedEvent for EventComputeNodeJailed {
+    const KIND: &'static str = "comrade.compute.v1.EventComputeNodeJailed";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("operator", self.operator.to_string(), true),
+            ("period", self.period.to_string(), true),
+            ("reason", self.reason.clone(), false),
+        ]
+    }
+}
+
 /// A beacon value was fixed for a period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventBeaconFinalized {

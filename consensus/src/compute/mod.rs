@@ -48,7 +48,7 @@ pub use unbond::MsgUnbondComputeNode;
 pub use update::MsgUpdateComputeNode;
 pub use weight::routing_weight;
 
-use event::{EventBeaconFinalized, EventComputeNodeChanged};
+use event::{EventBeaconFinalized, EventComputeNodeChanged, EventComputeNodeJailed};
 
 /// The compute genesis section.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -195,13 +195,22 @@ async fn require_active<S: StateWrite>(
     state: &S,
     operator: &Address,
 ) -> Result<pb::ComputeNode, ExecError> {
+    require_status(state, operator, &[pb::NodeStatus::Active]).await
+}
+
+/// The node of `operator`, if its status is one of `allowed`.
+async fn require_status<S: StateWrite>(
+    state: &S,
+    operator: &Address,
+    allowed: &[pb::NodeStatus],
+) -> Result<pb::ComputeNode, ExecError> {
     let n = state
         .compute_node(operator)
         .await?
         .ok_or_else(|| ComputeError::NoNode {
             operator: operator.to_string(),
         })?;
-    if n.status != pb::NodeStatus::Active as i32 {
+    if !allowed.iter().any(|a| *a as i32 == n.status) {
         return Err(ComputeError::NotActive {
             operator: operator.to_string(),
             status: status_name(n.status),
@@ -332,8 +341,18 @@ async fn finalize_beacon<S: StateWrite>(
         missed = missed.saturating_add(1);
         let chain = n.keychain.get_or_insert_with(Default::default);
         chain.misses = chain.misses.saturating_add(1);
+        let misses = chain.misses;
         let rep = n.reputation.get_or_insert_with(Default::default);
         rep.reveals_missed = rep.reveals_missed.saturating_add(1);
+        if params.jail_after_reveal_misses > 0 && misses >= params.jail_after_reveal_misses {
+            // Out of routing and of sprints; its stake stays slashable.
+            n.status = pb::NodeStatus::Jailed as i32;
+            state.emit(EventComputeNodeJailed {
+                operator: addr,
+                period,
+                reason: format!("missed {misses} beacon reveals in a row"),
+            });
+        }
         state.put_compute_node(&addr, &n);
     }
     state.emit(EventBeaconFinalized {

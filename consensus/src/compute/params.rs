@@ -53,6 +53,9 @@ pub struct ComputeParams {
     pub block_time_ms: u64,
     /// Failed or missed sprints in a row that jail a node (0: never).
     pub jail_after_faults: u32,
+    /// Beacon periods missed in a row that jail a node (0: never; the
+    /// design's `miss_reveal_limit`).
+    pub jail_after_reveal_misses: u32,
     /// Capacity rewards per sprint, paid from the reward pool (never
     /// minted) to the nodes that passed, by their verified rows.
     #[serde(with = "crate::amount_str")]
@@ -83,6 +86,7 @@ impl Default for ComputeParams {
             throttle_epochs: 3,
             block_time_ms: 5_000,
             jail_after_faults: 3,
+            jail_after_reveal_misses: 3,
             reward_per_sprint: 0,
         }
     }
@@ -232,6 +236,7 @@ impl From<&ComputeParams> for pb::Params {
             throttle_epochs: p.throttle_epochs,
             block_time_ms: p.block_time_ms,
             jail_after_faults: p.jail_after_faults,
+            jail_after_reveal_misses: p.jail_after_reveal_misses,
             reward_per_sprint: p.reward_per_sprint.to_string(),
         }
     }
@@ -267,6 +272,7 @@ impl TryFrom<&pb::Params> for ComputeParams {
             throttle_epochs: p.throttle_epochs,
             block_time_ms: p.block_time_ms,
             jail_after_faults: p.jail_after_faults,
+            jail_after_reveal_misses: p.jail_after_reveal_misses,
             reward_per_sprint: amount("reward_per_sprint", &p.reward_per_sprint)?,
         };
         out.validate()?;

@@ -12,7 +12,7 @@ use comrade_primitives::{
 use prost::Message as _;
 
 use super::{
-    ComputeError, ComputeWrite as _, event::EventComputeNodeChanged, require_active, state_key,
+    ComputeError, ComputeWrite as _, event::EventComputeNodeChanged, require_status, state_key,
     stored_stake,
 };
 use crate::staking::parse_operator;
@@ -56,7 +56,14 @@ impl ActionHandler for MsgUnbondComputeNode {
     ) -> Result<(), ExecError> {
         use super::ComputeRead as _;
         let params = state.compute_params().await?;
-        let mut node = require_active(state, &self.operator).await?;
+        // A jailed node leaves the same way: its stake stays slashable
+        // until it is paid out.
+        let mut node = require_status(
+            state,
+            &self.operator,
+            &[pb::NodeStatus::Active, pb::NodeStatus::Jailed],
+        )
+        .await?;
         node.status = pb::NodeStatus::Unbonding as i32;
         node.unbonding_until = ctx.height.saturating_add(params.unbonding_blocks);
         let stake = stored_stake(&node)?;

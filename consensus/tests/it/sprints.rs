@@ -47,6 +47,8 @@ fn params() -> ComputeParams {
         max_rows: ROWS,
         block_time_ms: 1_000,
         jail_after_faults: 0,
+        // The simulated nodes reveal no beacon keys.
+        jail_after_reveal_misses: 0,
         ..Default::default()
     }
 }
@@ -255,6 +257,8 @@ async fn three_failed_sprints_in_a_row_jail_a_node() {
     let mut all = nodes(&[ROWS, 32]);
     let p = ComputeParams {
         jail_after_faults: 3,
+        // The simulated nodes reveal no beacon keys.
+        jail_after_reveal_misses: 0,
         ..params()
     };
     let jailed = run(&mut all, 12, p).await;
