@@ -429,6 +429,13 @@ fn up_compute(dir: &Path, comrade_bin: &Path, listen: &str, rpc: &str) -> anyhow
         node.log.display()
     );
     println!(
+        "  registered on chain as {} (stake {} ucomrade); its worker reveals beacon keys and proves \
+         each epoch's capacity sprint (comrade_worker_* on {}/metrics)",
+        crate::compute_operator_key().address,
+        crate::COMPUTE_NODE_STAKE,
+        node.url()
+    );
+    println!(
         "  curl {}/v1/chat/completions -H 'content-type: application/json' -d '{}'",
         node.url(),
         serde_json::json!({

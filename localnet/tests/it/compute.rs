@@ -108,18 +108,22 @@ async fn compute_node_proves_a_capacity_sprint_and_is_paid() {
             let _ = compute::stop(&self.0);
         }
     }
-    let node = tokio::task::block_in_place(|| {
-        compute::start(
-            &dir,
-            &bin,
-            listen,
-            compute::DEFAULT_MODEL,
-            Some(&rpc),
-            Duration::from_secs(600),
-            &mut |_| {},
-        )
-    })
-    .unwrap_or_else(|e| panic!("compute node did not come up: {e}"));
+    // Starts (or restarts) the node on the chain; blocking, so off the runtime.
+    let start = || {
+        tokio::task::block_in_place(|| {
+            compute::start(
+                &dir,
+                &bin,
+                listen,
+                compute::DEFAULT_MODEL,
+                Some(&rpc),
+                Duration::from_secs(600),
+                &mut |_| {},
+            )
+        })
+        .unwrap_or_else(|e| panic!("compute node did not come up: {e}"))
+    };
+    let node = start();
     let _stop = Stop(dir.clone());
     assert_eq!(node.chain.as_deref(), Some(rpc.as_str()));
 
@@ -175,19 +179,15 @@ async fn compute_node_proves_a_capacity_sprint_and_is_paid() {
             && !cm.revealed
             && h + 4 < s.reveal_deadline
         {
-            compute::stop(&dir).unwrap();
-            tokio::task::block_in_place(|| {
-                compute::start(
-                    &dir,
-                    &bin,
-                    listen,
-                    compute::DEFAULT_MODEL,
-                    Some(&rpc),
-                    Duration::from_secs(600),
-                    &mut |_| {},
-                )
-            })
-            .unwrap_or_else(|e| panic!("compute node did not come back: {e}"));
+            let old = compute::ComputeNode::load(&dir).unwrap().unwrap();
+            let stopped = compute::stop(&dir).unwrap();
+            let healthy_after_stop = compute::healthy(listen);
+            let new = start();
+            eprintln!(
+                "restart at height {h}, sprint {epoch}: old pid {} stopped {stopped:?}, healthy after stop {healthy_after_stop}, new pid {}",
+                old.pid, new.pid
+            );
+            assert_ne!(new.pid, old.pid, "a new process serves");
             break epoch;
         }
         assert!(
