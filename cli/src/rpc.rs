@@ -658,6 +658,34 @@ pub(crate) async fn chain_params(
     Ok(params.params.context("node returned no params")?.into())
 }
 
+/// The chain's compute params, validated.
+pub(crate) async fn compute_params(
+    c: &HttpClient,
+    node: &str,
+) -> Result<comrade_consensus::compute::ComputeParams> {
+    let r: compute_pb::QueryParamsResponse =
+        abci_query(c, node, "/comrade.compute.v1.Query/Params", vec![]).await?;
+    let p = r.params.context("node returned no params")?;
+    comrade_consensus::compute::ComputeParams::try_from(&p)
+        .map_err(|e| anyhow::anyhow!("node returned invalid params: {e}"))
+}
+
+/// The compute node of `operator` with its routing weight.
+pub(crate) async fn compute_node(
+    c: &HttpClient,
+    node: &str,
+    operator: String,
+) -> Result<compute_pb::NodeInfo> {
+    let r: compute_pb::QueryNodeResponse = abci_query(
+        c,
+        node,
+        "/comrade.compute.v1.Query/Node",
+        compute_pb::QueryNodeRequest { operator }.encode_to_vec(),
+    )
+    .await?;
+    r.node.context("node returned no compute node")
+}
+
 /// Signs `msgs` with `key` at its account's current sequence, paying `fee`
 /// (in the chain's denom) or else the minimum fee for the tx's size.
 #[allow(clippy::too_many_arguments)]
@@ -1013,14 +1041,7 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
         }
         ComputeQuery::Node { operator } => {
             parse_address(&operator)?;
-            let r: compute_pb::QueryNodeResponse = abci_query(
-                c,
-                node,
-                "/comrade.compute.v1.Query/Node",
-                compute_pb::QueryNodeRequest { operator }.encode_to_vec(),
-            )
-            .await?;
-            let v = node_json(&r.node.context("node returned no compute node")?);
+            let v = node_json(&compute_node(c, node, operator).await?);
             print_value(json, &v);
         }
         ComputeQuery::Sprint { epoch, operator: n } => {
@@ -1089,12 +1110,7 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
             print_value(json, &v);
         }
         ComputeQuery::Params => {
-            let r: compute_pb::QueryParamsResponse =
-                abci_query(c, node, "/comrade.compute.v1.Query/Params", vec![]).await?;
-            let p = r.params.context("node returned no params")?;
-            let p = comrade_consensus::compute::ComputeParams::try_from(&p)
-                .map_err(|e| anyhow::anyhow!("node returned invalid params: {e}"))?;
-            let v = serde_json::to_value(&p)?;
+            let v = serde_json::to_value(compute_params(c, node).await?)?;
             print_value(json, &v);
         }
     }

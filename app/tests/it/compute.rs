@@ -60,6 +60,14 @@ fn register(op: &Address, stake: u128, tops: u64, tip: &[u8; 32]) -> pb::MsgRegi
     }
 }
 
+fn reveal(owner: &Address, period: u64, k: &[u8; 32]) -> pb::MsgRevealKey {
+    pb::MsgRevealKey {
+        owner: owner.to_string(),
+        period,
+        preimage: k.to_vec(),
+    }
+}
+
 fn node(n: &Net, op: &Address) -> Option<pb::ComputeNode> {
     let snap = n.h.app.storage().latest_snapshot();
     n.h.app.block_on(snap.compute_node(op)).unwrap()
@@ -221,11 +229,6 @@ fn the_beacon_takes_each_nodes_next_chain_link_in_its_window_and_counts_misses()
     n.block(vec![(ka.clone(), ra), (kb.clone(), rb)]);
     // Registered at height 3 (period 0: heights 1-4). Period 1 is 5-8; its
     // reveals are accepted at heights 9 and 10; β_1 is fixed at the end of 10.
-    let reveal = |owner: &Address, period: u64, k: &[u8; 32]| pb::MsgRevealKey {
-        owner: owner.to_string(),
-        period,
-        preimage: k.to_vec(),
-    };
     let rurl = MsgRevealKey::TYPE_URL;
     n.run_to(7);
     let early = n.tx(&ka, rurl, &reveal(&a, 1, &ca[9]));
@@ -283,11 +286,6 @@ fn missed_beacon_reveals_in_a_row_jail_a_node_which_can_still_unbond() {
     let ra = n.tx(&ka, url, &register(&a, 20 * REDUCTION, 0, &ca[10]));
     let rb = n.tx(&kb, url, &register(&b, 20 * REDUCTION, 0, &cb[10]));
     n.block(vec![(ka.clone(), ra), (kb.clone(), rb)]); // height 3
-    let reveal = |owner: &Address, period: u64, k: &[u8; 32]| pb::MsgRevealKey {
-        owner: owner.to_string(),
-        period,
-        preimage: k.to_vec(),
-    };
     let rurl = MsgRevealKey::TYPE_URL;
     // Period 1 (window 9-10): both miss. One miss does not jail.
     n.run_to(10);

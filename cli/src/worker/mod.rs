@@ -42,7 +42,8 @@ use tracing::{info, warn};
 
 use crate::keychain;
 use crate::rpc::{
-    abci_query, chain_params, client, node_chain_id, sign_for_chain, submit, wait_tx,
+    abci_query, chain_params, client, compute_node, compute_params, node_chain_id, sign_for_chain,
+    submit, wait_tx,
 };
 pub(crate) use metrics::Metrics;
 
@@ -212,31 +213,14 @@ impl Worker {
     }
 
     async fn node_record(&self) -> Result<pb::ComputeNode> {
-        let r: pb::QueryNodeResponse = abci_query(
-            &self.c,
-            &self.node,
-            "/comrade.compute.v1.Query/Node",
-            pb::QueryNodeRequest {
-                operator: self.operator.to_string(),
-            }
-            .encode_to_vec(),
-        )
-        .await?;
-        r.node
-            .and_then(|i| i.node)
+        compute_node(&self.c, &self.node, self.operator.to_string())
+            .await?
+            .node
             .context("the node query returned no record")
     }
 
     async fn params(&self) -> Result<ComputeParams> {
-        let r: pb::QueryParamsResponse = abci_query(
-            &self.c,
-            &self.node,
-            "/comrade.compute.v1.Query/Params",
-            vec![],
-        )
-        .await?;
-        let p = r.params.context("the params query returned none")?;
-        ComputeParams::try_from(&p).map_err(|e| anyhow::anyhow!("bad compute params: {e}"))
+        compute_params(&self.c, &self.node).await
     }
 
     async fn sprint(&self, epoch: u64) -> Result<pb::QuerySprintResponse> {
