@@ -14,6 +14,9 @@ pub struct GenerateRequest {
     pub prompt: Vec<u32>,
     /// Sampling parameters.
     pub params: SamplingParams,
+    /// Keep the final-norm hidden state of every position
+    /// ([`GenerateOutput::hidden`]), for the request's TOPLOC proofs.
+    pub record_hidden: bool,
 }
 
 /// Why a sequence stopped.
@@ -36,6 +39,12 @@ pub struct GenerateOutput {
     pub finish: FinishReason,
     /// Prompt length in tokens.
     pub prompt_tokens: usize,
+    /// The stop token that ended the sequence, when one did.
+    pub stop_token: Option<u32>,
+    /// With [`GenerateRequest::record_hidden`]: the final-norm hidden states
+    /// of positions `0..prompt + computed`, flattened `[positions × d]`
+    /// (every position whose state a sampled token came from).
+    pub hidden: Vec<f32>,
 }
 
 /// Converts the last position of `[b, t, vocab]` logits to one host vector per row.
@@ -94,7 +103,7 @@ pub fn generate<B: Backend>(
             row
         })
         .collect();
-    let mut cache = KvCache::new(model.layers.len(), pad);
+    let mut cache = KvCache::new(model.layers.len(), pad.clone());
     let mut rngs: Vec<Rng> = requests.iter().map(|r| Rng::new(r.params.seed)).collect();
     let mut outs: Vec<GenerateOutput> = requests
         .iter()
@@ -102,23 +111,34 @@ pub fn generate<B: Backend>(
             tokens: vec![],
             finish: FinishReason::Length,
             prompt_tokens: r.prompt.len(),
+            stop_token: None,
+            hidden: vec![],
         })
         .collect();
+    let record = requests.iter().any(|r| r.record_hidden);
+    let opts = ForwardOptions {
+        final_hidden: record,
+        ..ForwardOptions::default()
+    };
     let mut done: Vec<bool> = requests.iter().map(|r| r.params.max_tokens == 0).collect();
-    let mut logits = logits_rows(
-        model
-            .forward(&batch, &mut cache, ForwardOptions::default())?
-            .logits,
-    )?;
+    let out = model.forward(&batch, &mut cache, opts)?;
+    if record {
+        keep_hidden(requests, &mut outs, out.final_hidden, &pad, &done)?;
+    }
+    let mut logits = logits_rows(out.logits)?;
     loop {
         let mut next = vec![0u32; requests.len()];
         for (i, r) in requests.iter().enumerate() {
             if done[i] {
                 continue;
             }
-            let tok = sample(&logits[i], &r.params, &mut rngs[i]);
+            let tok = match &r.params.tape {
+                Some(t) => t.sample(&logits[i], outs[i].tokens.len() as u64)?,
+                None => sample(&logits[i], &r.params, &mut rngs[i]),
+            };
             next[i] = tok;
             if r.params.stop_tokens.contains(&tok) {
+                outs[i].stop_token = Some(tok);
                 outs[i].finish = FinishReason::Stop;
                 done[i] = true;
                 continue;
@@ -136,11 +156,36 @@ pub fn generate<B: Backend>(
             break;
         }
         let step: Vec<Vec<u32>> = next.iter().map(|&t| vec![t]).collect();
-        logits = logits_rows(
-            model
-                .forward(&step, &mut cache, ForwardOptions::default())?
-                .logits,
-        )?;
+        let out = model.forward(&step, &mut cache, opts)?;
+        if record {
+            keep_hidden(requests, &mut outs, out.final_hidden, &[0; 0], &done)?;
+        }
+        logits = logits_rows(out.logits)?;
     }
     Ok(outs)
+}
+
+/// Appends the final-norm states of one forward pass (`[b, t, d]`) to the
+/// sequences that record them and still run, skipping each row's left
+/// padding (`pad`, empty after the prefill).
+fn keep_hidden<B: Backend>(
+    requests: &[GenerateRequest],
+    outs: &mut [GenerateOutput],
+    hidden: Option<Tensor<B, 3>>,
+    pad: &[usize],
+    done: &[bool],
+) -> Result<()> {
+    let h = hidden.expect("forward returns final_hidden when asked to");
+    let [b, t, d] = h.dims();
+    let data = host_f32(h, "final hidden states")?;
+    for i in 0..b {
+        if !requests[i].record_hidden || done[i] {
+            continue;
+        }
+        let skip = pad.get(i).copied().unwrap_or(0);
+        outs[i]
+            .hidden
+            .extend_from_slice(&data[(i * t + skip) * d..(i + 1) * t * d]);
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@
 // determinism bans do not apply here.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+pub mod attest;
 pub mod bench;
 pub mod challenge;
 pub mod chat;

@@ -1,5 +1,6 @@
 //! Token sampling: greedy, temperature, top-k, top-p with a seeded RNG.
 
+use crate::attest::{Tape, TapeParams};
 use crate::error::{InferenceError, Result};
 
 /// Sampling parameters of one sequence.
@@ -17,6 +18,26 @@ pub struct SamplingParams {
     pub max_tokens: usize,
     /// Generation stops after any of these tokens (the token is not returned).
     pub stop_tokens: Vec<u32>,
+    /// Sample with the request's public Gumbel tape instead of the RNG
+    /// (attested requests, [`crate::attest`]); its parameters replace
+    /// `temperature`, `top_k`, `top_p` and `seed`.
+    pub tape: Option<TapeSampling>,
+}
+
+/// The tape and the exact parameters an attested request samples with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TapeSampling {
+    /// The request's tape.
+    pub tape: Tape,
+    /// Its parameters, as the receipt's integers give them.
+    pub params: TapeParams,
+}
+
+impl TapeSampling {
+    /// Output token `t`'s draw.
+    pub fn sample(&self, logits: &[f32], t: u64) -> Result<u32> {
+        Ok(self.tape.sample(logits, &self.params, t)?.id)
+    }
 }
 
 impl Default for SamplingParams {
@@ -28,6 +49,7 @@ impl Default for SamplingParams {
             seed: 0,
             max_tokens: 64,
             stop_tokens: vec![],
+            tape: None,
         }
     }
 }

@@ -282,6 +282,7 @@ fn prepare(
         seed: c.seed.unwrap_or(0),
         max_tokens,
         stop_tokens: s.stop_tokens.clone(),
+        tape: None,
     };
     params
         .validate()
@@ -326,6 +327,7 @@ fn enqueue(
         request: GenerateRequest {
             prompt: p.prompt.clone(),
             params: p.params.clone(),
+            record_hidden: false,
         },
         stop: p.stop.clone(),
         events: tx,

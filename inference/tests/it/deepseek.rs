@@ -435,6 +435,7 @@ fn check(t: &Ds, seed: u64) {
         .map(|p| GenerateRequest {
             prompt: p.clone(),
             params: SamplingParams::greedy(5),
+            record_hidden: false,
         })
         .collect();
     let outs = generate(&model, &reqs, &mut |_, _| true).expect("generate");

@@ -1,6 +1,7 @@
 //! Integration tests of comrade-inference (one binary, modules beside this file).
 #![allow(clippy::disallowed_types, clippy::disallowed_methods, missing_docs)]
 
+mod attest;
 mod challenge;
 mod deepseek;
 #[cfg(feature = "server")]

@@ -172,6 +172,7 @@ fn smollm2_batched_greedy_matches_llama_cpp() {
         .map(|g| GenerateRequest {
             prompt: g.prompt_tokens.clone(),
             params: SamplingParams::greedy(g.generated.len()),
+            record_hidden: false,
         })
         .collect();
     let outs = e.generate(&reqs, &mut |_, _| true).expect("generate");
@@ -235,6 +236,7 @@ fn smollm2_f16_weights_close_to_llama_cpp_f32() {
         .map(|g| GenerateRequest {
             prompt: g.prompt_tokens.clone(),
             params: SamplingParams::greedy(32),
+            record_hidden: false,
         })
         .collect();
     let outs = e.generate(&reqs, &mut |_, _| true).expect("generate");

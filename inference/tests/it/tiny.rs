@@ -18,7 +18,7 @@ enum Arch {
     Qwen2,
 }
 
-struct Tiny {
+pub(crate) struct Tiny {
     arch: Arch,
     vocab: usize,
     d: usize,
@@ -33,7 +33,7 @@ struct Tiny {
     llama3_scaling: Option<(f64, f64, f64, f64)>,
 }
 
-const TINY: Tiny = Tiny {
+pub(crate) const TINY: Tiny = Tiny {
     arch: Arch::Llama,
     vocab: 61,
     d: 32,
@@ -50,7 +50,7 @@ const TINY: Tiny = Tiny {
 /// Weights by HF name (with `model.` prefix), row-major f64.
 pub(crate) type Weights = BTreeMap<String, (Vec<usize>, Vec<f64>)>;
 
-fn random_weights(t: &Tiny, seed: u64, bf16: bool) -> Weights {
+pub(crate) fn random_weights(t: &Tiny, seed: u64, bf16: bool) -> Weights {
     let mut rng = Rng::new(seed);
     let mut w = Weights::new();
     let mut add = |name: String, shape: Vec<usize>, scale: f64, offset: f64| {
@@ -145,7 +145,7 @@ fn config_json(t: &Tiny) -> String {
 }
 
 /// Writes config.json plus the weights split into `shards` safetensors files.
-fn write_checkpoint(dir: &Path, t: &Tiny, w: &Weights, shards: usize, bf16: bool) {
+pub(crate) fn write_checkpoint(dir: &Path, t: &Tiny, w: &Weights, shards: usize, bf16: bool) {
     std::fs::write(dir.join("config.json"), config_json(t)).expect("config");
     let all: Vec<_> = w.iter().collect();
     let per = all.len().div_ceil(shards);
@@ -338,7 +338,7 @@ fn ref_greedy(t: &Tiny, w: &Weights, prompt: &[u32], n: usize) -> Vec<u32> {
 
 // ---------------------------------------------------------------- tests
 
-fn load(dir: &Path) -> (ModelConfig, Transformer<Cpu>) {
+pub(crate) fn load(dir: &Path) -> (ModelConfig, Transformer<Cpu>) {
     let cfg = ModelConfig::from_hf_json_file(dir.join("config.json")).expect("config");
     let mut src = SafetensorsWeights::open_dir(dir).expect("open");
     let model = Transformer::load(&cfg, &mut src, &Default::default()).expect("load");
@@ -414,6 +414,7 @@ fn check_arch(t: &Tiny, bf16: bool, shards: usize) {
         .map(|p| GenerateRequest {
             prompt: p.clone(),
             params: SamplingParams::greedy(6),
+            record_hidden: false,
         })
         .collect();
     let mut streamed = vec![vec![]; prompts.len()];
@@ -480,6 +481,7 @@ fn stop_tokens_and_seeded_sampling() {
         &[GenerateRequest {
             prompt: vec![9, 10, 11],
             params,
+            record_hidden: false,
         }],
         &mut |_, _| true,
     )
@@ -503,6 +505,7 @@ fn stop_tokens_and_seeded_sampling() {
             &[GenerateRequest {
                 prompt: vec![9, 10, 11],
                 params,
+                record_hidden: false,
             }],
             &mut |_, _| true,
         )
@@ -518,6 +521,7 @@ fn stop_tokens_and_seeded_sampling() {
         &[GenerateRequest {
             prompt: vec![9],
             params: SamplingParams::greedy(10),
+            record_hidden: false,
         }],
         &mut |_, _| false,
     )
