@@ -12,7 +12,12 @@
 //! `cargo bench -p comrade-inference --bench attest_calibrate [-- PROMPTS TOKENS]`
 //! (defaults 8 prompts × 32 tokens: the CI-sized run of design §6).
 
-#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
 
 use std::time::Instant;
 
@@ -200,13 +205,24 @@ fn quantile(v: &mut [u32], q: f64) -> u32 {
 }
 
 fn row(name: &str, ds: &[AuditDetail], t: &Thresholds) {
-    let mut margins: Vec<u32> = ds.iter().flat_map(|d| d.steps.iter().map(|s| s.milli)).collect();
+    let mut margins: Vec<u32> = ds
+        .iter()
+        .flat_map(|d| d.steps.iter().map(|s| s.milli))
+        .collect();
     let steps = margins.len();
-    let raw = ds.iter().flat_map(|d| &d.steps).filter(|s| !s.agrees()).count();
+    let raw = ds
+        .iter()
+        .flat_map(|d| &d.steps)
+        .filter(|s| !s.agrees())
+        .count();
     let gated = margins.iter().filter(|&&m| m > t.cfg.eps_milli).count();
     let chunks: Vec<_> = ds.iter().flat_map(|d| &d.chunks).collect();
     let exp_max = chunks.iter().map(|c| c.exp_mismatches).max().unwrap_or(0);
-    let mean_max = chunks.iter().map(|c| c.mant_mean_centi.min(12_700)).max().unwrap_or(0);
+    let mean_max = chunks
+        .iter()
+        .map(|c| c.mant_mean_centi.min(12_700))
+        .max()
+        .unwrap_or(0);
     let chunk_fail = chunks.iter().filter(|c| t.cfg.limits.fails(c)).count();
     let failed = ds.iter().filter(|d| fails(d, t)).count();
     println!(
@@ -253,7 +269,10 @@ fn calibrate(honest: &[&[AuditDetail]]) -> Thresholds {
     };
     let mean_avg = honest
         .iter()
-        .flat_map(|ds| ds.iter().map(|d| u32::from(d.metrics(&cfg).mant_mean_avg_centi)))
+        .flat_map(|ds| {
+            ds.iter()
+                .map(|d| u32::from(d.metrics(&cfg).mant_mean_avg_centi))
+        })
         .max()
         .unwrap_or(0);
     Thresholds {
@@ -330,12 +349,18 @@ fn main() {
             r.request_id = Sha256::digest(r.request_id).into();
         }
         let attacks = [
-            ("A2 one layer dropped (quant exec)", audits(&quant.model, &dr)),
+            (
+                "A2 one layer dropped (quant exec)",
+                audits(&quant.model, &dr),
+            ),
             (
                 "A5 prefill attack (half the layers generate)",
                 audits(&quant.model, &pf),
             ),
-            ("A6 replay under another request id", audits(&quant.model, &replay)),
+            (
+                "A6 replay under another request id",
+                audits(&quant.model, &replay),
+            ),
         ];
         sets.push((set, honest_q, honest_f, cross, attacks));
     }

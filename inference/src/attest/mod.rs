@@ -333,7 +333,11 @@ pub fn audit_detail<B: Backend>(
         )));
     }
     let vocab = model.embed_tokens.val().dims()[0];
-    if seq.iter().chain(r.output.last()).any(|&t| t as usize >= vocab) {
+    if seq
+        .iter()
+        .chain(r.output.last())
+        .any(|&t| t as usize >= vocab)
+    {
         // The model cannot even embed it: nothing else can be measured.
         out.flags |= flags::MASKED_TOKEN;
         return Ok(out);

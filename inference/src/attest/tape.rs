@@ -84,7 +84,11 @@ pub struct Tape {
 
 impl std::fmt::Debug for Tape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tape({:02x}{:02x}{:02x}{:02x}…)", self.key[0], self.key[1], self.key[2], self.key[3])
+        write!(
+            f,
+            "Tape({:02x}{:02x}{:02x}{:02x}…)",
+            self.key[0], self.key[1], self.key[2], self.key[3]
+        )
     }
 }
 
@@ -172,7 +176,11 @@ impl Tape {
         Ok(Margin {
             x,
             z: z.id,
-            milli: if m.is_finite() { milli } else { MARGIN_CAP_MILLI },
+            milli: if m.is_finite() {
+                milli
+            } else {
+                MARGIN_CAP_MILLI
+            },
             x_in_set: cands.ids.contains(&x),
         })
     }
@@ -305,7 +313,10 @@ pub fn candidates(logits: &[f32], p: &TapeParams) -> Result<Candidates> {
         // the top `order.len()` ids, so beyond it the k-th largest is found
         // by selection.
         let z: f64 = if top_k <= order.len() {
-            order[..top_k].iter().map(|&i| (scaled(i) - smax).exp()).sum()
+            order[..top_k]
+                .iter()
+                .map(|&i| (scaled(i) - smax).exp())
+                .sum()
         } else if top_k == logits.len() {
             (0..n).map(|i| (scaled(i) - smax).exp()).sum()
         } else {
@@ -358,7 +369,10 @@ mod tests {
     fn uniforms_are_strictly_inside_and_gumbels_inside_the_pruning_bound() {
         let (lo, hi) = (to_gumbel(0), to_gumbel(u32::MAX));
         assert!(to_uniform(0) > 0.0 && to_uniform(u32::MAX) < 1.0);
-        assert!((lo + 2.85).abs() < 0.01 && (hi - 17.33).abs() < 0.01, "{lo} {hi}");
+        assert!(
+            (lo + 2.85).abs() < 0.01 && (hi - 17.33).abs() < 0.01,
+            "{lo} {hi}"
+        );
         assert!(hi - lo < PRUNE);
     }
 
@@ -447,7 +461,10 @@ mod tests {
             let logits: Vec<f32> = (0..300).map(|_| (rng.next_f64() * 8.0) as f32).collect();
             let x = tape(t).sample(&logits, &p, t).unwrap();
             let m = tape(t).margin(&logits, &p, t, x.id).unwrap();
-            assert_eq!((m.z, m.milli, m.x_in_set, m.agrees()), (x.id, 0, true, true));
+            assert_eq!(
+                (m.z, m.milli, m.x_in_set, m.agrees()),
+                (x.id, 0, true, true)
+            );
         }
     }
 

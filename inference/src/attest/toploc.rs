@@ -167,7 +167,10 @@ impl Proof {
 
 /// Round to nearest even, as bf16 bit patterns.
 pub fn to_bf16_bits(values: &[f32]) -> Vec<u16> {
-    values.iter().map(|&v| bf16::from_f32(v).to_bits()).collect()
+    values
+        .iter()
+        .map(|&v| bf16::from_f32(v).to_bits())
+        .collect()
 }
 
 /// The flat indices of the `k` largest magnitudes, ties to the lower index.
@@ -317,7 +320,10 @@ mod tests {
         let v = states(1, 32 * 576);
         let p = Proof::build(&v).unwrap();
         assert_eq!(p.coeffs.len(), TOP_K);
-        assert_eq!(p.modulus as u32, PRIME, "32·576 < 65497: indices are already distinct");
+        assert_eq!(
+            p.modulus as u32, PRIME,
+            "32·576 < 65497: indices are already distinct"
+        );
         let bits = to_bf16_bits(&v);
         for i in top_indices(&bits, TOP_K) {
             assert_eq!(p.eval(i), bits[i], "index {i}");
@@ -332,7 +338,12 @@ mod tests {
         assert_eq!(u16::from_be_bytes([b[0], b[1]]), p.modulus);
         assert_eq!(u16::from_be_bytes([b[2], b[3]]), p.coeffs[0]);
         assert_eq!(Proof::from_bytes(&b).unwrap(), p);
-        for bad in [&b[..3], &b[..1], &[0u8, 0, 0, 1][..], &[0xFF, 0xFF, 0, 1][..]] {
+        for bad in [
+            &b[..3],
+            &b[..1],
+            &[0u8, 0, 0, 1][..],
+            &[0xFF, 0xFF, 0, 1][..],
+        ] {
             assert!(Proof::from_bytes(bad).is_err(), "{bad:?}");
         }
         let mut over = b.clone();

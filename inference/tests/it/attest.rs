@@ -159,7 +159,10 @@ fn another_model_a_dropped_layer_and_a_replay_are_caught() {
     // the ε gate is sized for real models.)
     let total: u32 = audit_all(&honest, &rs).iter().map(|a| a.r_raw).sum();
     let steps: usize = rs.iter().map(|r| r.output.len()).sum();
-    assert!(total as usize * 4 >= steps, "{total} of {steps} replayed steps disagree");
+    assert!(
+        total as usize * 4 >= steps,
+        "{total} of {steps} replayed steps disagree"
+    );
 }
 
 #[test]
