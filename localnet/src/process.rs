@@ -100,12 +100,26 @@ fn all_threads_zombie(pid: u32) -> bool {
 /// exiting: it counts as live until they are gone (its command line reads
 /// empty by then, and a zombie's pid cannot have been reused).
 pub(crate) fn pid_is_ours(pid: u32, dir: &Path) -> bool {
-    if stat_is_zombie(&format!("/proc/{pid}/stat")) {
+    let stat_path = format!("/proc/{pid}/stat");
+    if stat_is_zombie(&stat_path) {
         return !all_threads_zombie(pid);
     }
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
+    // An exiting process drops its memory (its command line then reads
+    // empty) before its main thread turns zombie: it still holds its
+    // sockets, so it counts as live. Taking it for gone let `stop` return
+    // while the process was still exiting, and the next `start` then found
+    // it "running" and kept the dying process's record. Kernel threads
+    // (children of kthreadd, pid 2) also read empty and are never ours.
+    if cmdline.is_empty() {
+        return std::fs::read_to_string(&stat_path).is_ok_and(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .is_some_and(|ppid| ppid != "2" && ppid != "0")
+        });
+    }
     // Every process of a localnet gets `--home <dir>/node<i>` (or
     // `<dir>/node-compute`), with `dir` as given or made absolute: match
     // either, so `down --dir /abs/path` and `down` from the directory both
