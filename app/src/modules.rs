@@ -17,6 +17,9 @@ actions! {
     RevealKey => comrade_consensus::compute::MsgRevealKey,
     CommitCapacity => comrade_consensus::compute::MsgCommitCapacity,
     RevealCapacity => comrade_consensus::compute::MsgRevealCapacity,
+    CommitReceipts => comrade_consensus::compute::MsgCommitReceipts,
+    OpenReceipt => comrade_consensus::compute::MsgOpenReceipt,
+    SubmitAudit => comrade_consensus::compute::MsgSubmitAudit,
 }
 
 // The components in hook order (`init_chain`, `begin_block`, `end_block`),

@@ -171,6 +171,11 @@ pub(crate) fn localnet_compute_params(
         unbonding_blocks: 30,
         block_time_ms: 1_000,
         reward_per_sprint: 100_000_000,
+        // the design's localnet column: half the receipts audited by two
+        audit_rate_ppm: 500_000,
+        auditors_per_audit: 2,
+        audit_open_blocks: 10,
+        audit_report_blocks: 40,
         ..Default::default()
     };
     match schedule {

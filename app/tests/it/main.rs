@@ -2,6 +2,7 @@
 //! harness (`comrade_test_utils`).
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod audit;
 mod bad_input;
 mod capacity;
 mod chain;

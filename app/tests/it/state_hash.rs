@@ -4,7 +4,9 @@
 //! set and its pending updates) and compute nodes (params, the epoch, the capacity sprint seeded by
 //! the epoch's first block hash, which the harness derives from the height
 //! and txs). Format 4 added the compute param `jail_after_reveal_misses`
-//! (a format-3 store would read it as 0, never jail). A change here means the state format
+//! (a format-3 store would read it as 0, never jail). Format 5 added the
+//! audit params (`audit_rate_ppm` … `bounty_bps`; a format-4 store would
+//! read zeros and fail their validation). A change here means the state format
 //! changed: bump `STATE_FORMAT_VERSION`, say why, and re-pin.
 
 use crate::common::*;
@@ -12,15 +14,15 @@ use comrade_app::client::address_of;
 use comrade_test_utils::account_key;
 
 const PINNED: [&str; 4] = [
-    "01f732dd3188b7dc7e8db6dbd286ed604e5827a9be64e3bb36f242cc21d1bdda",
-    "6175c0bf44d322174ccbb4fd04dff42093ef32b87ba025d31ebb94c385bea096",
-    "1cca3d55fc9770a2b3e260ec67acea70da3519f76701d65f73f6e81c7f1cc2d3",
-    "9ed62a19f75b48c6f868abfde72a8e8826305708f12a365338e07f20c5019b5b",
+    "ee035992045aae79acb6073c7c0afb59e8475042923d850b16aeae0e578c9f36",
+    "0023d0059b3111cbb348976d8574486f475bd4119f4891405a4c5fa3a63d1b4b",
+    "4536694242db01554c33465637cc592834195137720dc64f99695dfa1a3bb844",
+    "c5d107f10c2bd01f711edbf3c825e1bc3a8764af9ad02bb31097f429650ad36a",
 ];
 
 #[test]
-fn state_format_4_app_hashes_are_unchanged() {
-    assert_eq!(comrade_app::app::STATE_FORMAT_VERSION, 4, "re-pin below");
+fn state_format_5_app_hashes_are_unchanged() {
+    assert_eq!(comrade_app::app::STATE_FORMAT_VERSION, 5, "re-pin below");
     let mut f = fixture();
     let carol = address_of(&account_key(3));
     let mut hashes = vec![hex::encode(f.h.info().unwrap().1)];

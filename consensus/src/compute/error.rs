@@ -67,6 +67,29 @@ pub enum ComputeError {
     /// A reveal whose openings are malformed (count, slots, widths).
     #[error("{0}")]
     BadOpening(String),
+    /// An audit message outside its window or in the wrong state.
+    #[error("{0}")]
+    AuditWindow(String),
+    /// No such batch, or the receipt was not selected.
+    #[error("{what}")]
+    NoAudit {
+        /// What was asked for.
+        what: String,
+    },
+    /// An opened receipt that is malformed or not in its batch.
+    #[error("{0}")]
+    BadReceipt(String),
+    /// A report from an account not assigned to the audit.
+    #[error("{auditor} is not an auditor of {audit}")]
+    NotAuditor {
+        /// Who reported.
+        auditor: String,
+        /// The audit.
+        audit: String,
+    },
+    /// Too many receipt batches, or too many receipts in one.
+    #[error("{0}")]
+    BatchLimit(String),
 }
 
 impl ModuleError for ComputeError {
@@ -83,6 +106,11 @@ impl ModuleError for ComputeError {
         ("compute.duplicate", 138),
         ("compute.no_commit", 139),
         ("compute.bad_opening", 140),
+        ("compute.audit_window", 141),
+        ("compute.no_audit", 142),
+        ("compute.bad_receipt", 143),
+        ("compute.not_auditor", 144),
+        ("compute.batch_limit", 145),
     ];
 
     fn code(&self) -> Code {
@@ -98,6 +126,11 @@ impl ModuleError for ComputeError {
             ComputeError::Duplicate(_) => 138,
             ComputeError::NoCommit { .. } => 139,
             ComputeError::BadOpening(_) => 140,
+            ComputeError::AuditWindow(_) => 141,
+            ComputeError::NoAudit { .. } => 142,
+            ComputeError::BadReceipt(_) => 143,
+            ComputeError::NotAuditor { .. } => 144,
+            ComputeError::BatchLimit(_) => 145,
         })
     }
 }

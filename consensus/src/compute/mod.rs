@@ -4,13 +4,19 @@
 //! will pick which capacity rows and receipts are opened (no single
 //! proposer can choose it).
 //!
-//! Capacity sprints, audits and their penalties build on these records;
-//! see `docs/proof-of-compute.md` for what is done and what is next.
+//! Capacity sprints (`capacity`) and audits of real inference (`audit`)
+//! build on these records; see `docs/proof-of-compute.md` for what is done
+//! and what is next.
 
+pub mod audit;
+mod binomial;
+mod binomial_tables;
 mod capacity;
 pub mod commit_capacity;
+pub mod commit_receipts;
 pub mod error;
 pub mod event;
+pub mod open_receipt;
 pub mod params;
 pub mod query;
 pub mod register;
@@ -18,6 +24,7 @@ pub mod reveal_capacity;
 pub mod reveal_key;
 pub mod state;
 pub mod state_key;
+pub mod submit_audit;
 pub mod unbond;
 pub mod update;
 pub mod weight;
@@ -36,14 +43,18 @@ use comrade_primitives::{
 use futures::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 
+pub use binomial::critical;
 pub use capacity::{commitment, sprint};
 pub use commit_capacity::MsgCommitCapacity;
+pub use commit_receipts::MsgCommitReceipts;
 pub use error::ComputeError;
+pub use open_receipt::MsgOpenReceipt;
 pub use params::ComputeParams;
 pub use register::MsgRegisterComputeNode;
 pub use reveal_capacity::MsgRevealCapacity;
 pub use reveal_key::MsgRevealKey;
 pub use state::{ComputeRead, ComputeWrite};
+pub use submit_audit::MsgSubmitAudit;
 pub use unbond::MsgUnbondComputeNode;
 pub use update::MsgUpdateComputeNode;
 pub use weight::routing_weight;
@@ -277,10 +288,13 @@ impl Component for Compute {
                 .saturating_add(params.beacon_reveal_blocks)
                 .saturating_sub(1);
             if ctx.height == last_of_window {
-                finalize_beacon(state, &ctx.chain_id, &params, period.saturating_sub(1)).await?;
+                let p = period.saturating_sub(1);
+                let beacon = finalize_beacon(state, &ctx.chain_id, &params, p).await?;
+                audit::select(state, &params, p, &beacon, ctx.height).await?;
             }
         }
         capacity::end_block(state, ctx, &params).await?;
+        audit::end_block(state, ctx, &params).await?;
         pay_unbonded(state, ctx.height).await
     }
 }
@@ -292,7 +306,7 @@ async fn finalize_beacon<S: StateWrite>(
     chain_id: &str,
     params: &ComputeParams,
     period: u64,
-) -> Result<(), ExecError> {
+) -> Result<[u8; 32], ExecError> {
     let prefix = state_key::reveal_prefix(period);
     let mut reveals = BTreeMap::new();
     let mut keys = Vec::new();
@@ -361,7 +375,7 @@ async fn finalize_beacon<S: StateWrite>(
         reveals: count,
         missed,
     });
-    Ok(())
+    Ok(value)
 }
 
 /// Pays out every unbonding node whose time has come and removes it.

@@ -60,6 +60,49 @@ pub struct ComputeParams {
     /// minted) to the nodes that passed, by their verified rows.
     #[serde(with = "crate::amount_str")]
     pub reward_per_sprint: Amount,
+    /// Audit selection rate per receipt, ppm (ρ).
+    pub audit_rate_ppm: u32,
+    /// Auditors drawn per selected receipt (m).
+    pub auditors_per_audit: u32,
+    /// Blocks after the selecting beacon in which the executor must open
+    /// a selected receipt.
+    pub audit_open_blocks: u64,
+    /// Blocks after the selecting beacon in which the auditors report.
+    pub audit_report_blocks: u64,
+    /// Receipt batches one executor may commit per beacon period.
+    pub max_batches_per_period: u32,
+    /// Receipts per batch, at most.
+    pub max_receipts_per_batch: u32,
+    /// The auditors' margin gate ε, milli: steps above it count in
+    /// `r_gated` (a placeholder until `docs/poc-calibration.md` fixes it).
+    pub audit_eps_milli: u32,
+    /// Per-chunk TOPLOC limit: exponent mismatches (of 128).
+    pub toploc_exp: u32,
+    /// Per-chunk TOPLOC limit: sign flips among exponent matches.
+    pub toploc_sign: u32,
+    /// Per-chunk TOPLOC limit: mantissa mean × 100.
+    pub toploc_mean_centi: u32,
+    /// Per-chunk TOPLOC limit: mantissa upper median.
+    pub toploc_median: u32,
+    /// Per receipt: the highest mean over chunks of the mantissa mean × 100.
+    pub audit_mean_avg_max_centi: u32,
+    /// Honest rate of gated steps, failed chunks and failed receipts, ppm
+    /// (`p0`; it and the α's select a built-in binomial table).
+    pub audit_p0_ppm: u32,
+    /// Per-receipt false-failure level `α_req = 10^-x`.
+    pub audit_alpha_req_exp: u32,
+    /// Per-epoch false-conviction level `α_epoch = 10^-x`.
+    pub audit_alpha_epoch_exp: u32,
+    /// Outlier tolerance on `r_gated`: at least this far from the median.
+    pub audit_tol_gated_min: u32,
+    /// Outlier tolerance on `r_gated`, ppm of `n_steps` (if larger).
+    pub audit_tol_gated_ppm: u32,
+    /// Outlier tolerance on the mantissa mean average (× 100).
+    pub audit_tol_mean_centi: u32,
+    /// Slash of a conviction, basis points of compute stake.
+    pub slash_conviction_bps: u32,
+    /// Share of a conviction's slash paid to its reporters, basis points.
+    pub bounty_bps: u32,
 }
 
 impl Default for ComputeParams {
@@ -88,6 +131,26 @@ impl Default for ComputeParams {
             jail_after_faults: 3,
             jail_after_reveal_misses: 3,
             reward_per_sprint: 0,
+            audit_rate_ppm: 50_000,
+            auditors_per_audit: 3,
+            audit_open_blocks: 60,
+            audit_report_blocks: 360,
+            max_batches_per_period: 16,
+            max_receipts_per_batch: 4096,
+            audit_eps_milli: 2_000,
+            toploc_exp: 38,
+            toploc_sign: 4,
+            toploc_mean_centi: 1_000,
+            toploc_median: 8,
+            audit_mean_avg_max_centi: 600,
+            audit_p0_ppm: 1_000,
+            audit_alpha_req_exp: 4,
+            audit_alpha_epoch_exp: 6,
+            audit_tol_gated_min: 3,
+            audit_tol_gated_ppm: 20_000,
+            audit_tol_mean_centi: 150,
+            slash_conviction_bps: 500,
+            bounty_bps: 2_000,
         }
     }
 }
@@ -148,6 +211,7 @@ impl ComputeParams {
                 return Err(format!("compute.{name} {v} exceeds 10000 basis points"));
             }
         }
+        self.validate_audit()?;
         // The whole sprint (rows, grace, the opening beacon's period and
         // window, the reveals) must end inside its epoch.
         let span = self
@@ -163,6 +227,62 @@ impl ComputeParams {
             ));
         }
         Ok(())
+    }
+
+    fn validate_audit(&self) -> Result<(), String> {
+        if self.audit_rate_ppm > 1_000_000 {
+            return Err(format!(
+                "compute.audit_rate_ppm {} exceeds 1000000",
+                self.audit_rate_ppm
+            ));
+        }
+        if !(1..=super::audit::MAX_AUDITORS).contains(&self.auditors_per_audit) {
+            return Err(format!(
+                "compute.auditors_per_audit {} must be 1..={}",
+                self.auditors_per_audit,
+                super::audit::MAX_AUDITORS
+            ));
+        }
+        if self.audit_open_blocks == 0 || self.audit_report_blocks <= self.audit_open_blocks {
+            return Err(format!(
+                "compute.audit_open_blocks {} must be positive and below audit_report_blocks {}",
+                self.audit_open_blocks, self.audit_report_blocks
+            ));
+        }
+        if self.max_batches_per_period == 0 || self.max_receipts_per_batch == 0 {
+            return Err(
+                "compute.max_batches_per_period and max_receipts_per_batch must be positive".into(),
+            );
+        }
+        for (name, v) in [
+            ("slash_conviction_bps", self.slash_conviction_bps),
+            ("bounty_bps", self.bounty_bps),
+        ] {
+            if v > 10_000 {
+                return Err(format!("compute.{name} {v} exceeds 10000 basis points"));
+            }
+        }
+        for alpha in [self.audit_alpha_req_exp, self.audit_alpha_epoch_exp] {
+            if super::binomial::table(self.audit_p0_ppm, alpha).is_none() {
+                return Err(format!(
+                    "compute: no binomial table for p0 = {} ppm and α = 1e-{alpha} (built in: {})",
+                    self.audit_p0_ppm,
+                    super::binomial::available()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The critical value `c(n)` of the per-receipt test: `n` honest
+    /// trials at rate `p0` reach it with probability at most `α_req`.
+    pub fn critical_req(&self, n: u64) -> u64 {
+        super::binomial::critical(self.audit_p0_ppm, self.audit_alpha_req_exp, n)
+    }
+
+    /// The critical value of the per-epoch test (`α_epoch`).
+    pub fn critical_epoch(&self, n: u64) -> u64 {
+        super::binomial::critical(self.audit_p0_ppm, self.audit_alpha_epoch_exp, n)
     }
 
     /// The challenge profile.
@@ -238,6 +358,26 @@ impl From<&ComputeParams> for pb::Params {
             jail_after_faults: p.jail_after_faults,
             jail_after_reveal_misses: p.jail_after_reveal_misses,
             reward_per_sprint: p.reward_per_sprint.to_string(),
+            audit_rate_ppm: p.audit_rate_ppm,
+            auditors_per_audit: p.auditors_per_audit,
+            audit_open_blocks: p.audit_open_blocks,
+            audit_report_blocks: p.audit_report_blocks,
+            max_batches_per_period: p.max_batches_per_period,
+            max_receipts_per_batch: p.max_receipts_per_batch,
+            audit_eps_milli: p.audit_eps_milli,
+            toploc_exp: p.toploc_exp,
+            toploc_sign: p.toploc_sign,
+            toploc_mean_centi: p.toploc_mean_centi,
+            toploc_median: p.toploc_median,
+            audit_mean_avg_max_centi: p.audit_mean_avg_max_centi,
+            audit_p0_ppm: p.audit_p0_ppm,
+            audit_alpha_req_exp: p.audit_alpha_req_exp,
+            audit_alpha_epoch_exp: p.audit_alpha_epoch_exp,
+            audit_tol_gated_min: p.audit_tol_gated_min,
+            audit_tol_gated_ppm: p.audit_tol_gated_ppm,
+            audit_tol_mean_centi: p.audit_tol_mean_centi,
+            slash_conviction_bps: p.slash_conviction_bps,
+            bounty_bps: p.bounty_bps,
         }
     }
 }
@@ -274,6 +414,26 @@ impl TryFrom<&pb::Params> for ComputeParams {
             jail_after_faults: p.jail_after_faults,
             jail_after_reveal_misses: p.jail_after_reveal_misses,
             reward_per_sprint: amount("reward_per_sprint", &p.reward_per_sprint)?,
+            audit_rate_ppm: p.audit_rate_ppm,
+            auditors_per_audit: p.auditors_per_audit,
+            audit_open_blocks: p.audit_open_blocks,
+            audit_report_blocks: p.audit_report_blocks,
+            max_batches_per_period: p.max_batches_per_period,
+            max_receipts_per_batch: p.max_receipts_per_batch,
+            audit_eps_milli: p.audit_eps_milli,
+            toploc_exp: p.toploc_exp,
+            toploc_sign: p.toploc_sign,
+            toploc_mean_centi: p.toploc_mean_centi,
+            toploc_median: p.toploc_median,
+            audit_mean_avg_max_centi: p.audit_mean_avg_max_centi,
+            audit_p0_ppm: p.audit_p0_ppm,
+            audit_alpha_req_exp: p.audit_alpha_req_exp,
+            audit_alpha_epoch_exp: p.audit_alpha_epoch_exp,
+            audit_tol_gated_min: p.audit_tol_gated_min,
+            audit_tol_gated_ppm: p.audit_tol_gated_ppm,
+            audit_tol_mean_centi: p.audit_tol_mean_centi,
+            slash_conviction_bps: p.slash_conviction_bps,
+            bounty_bps: p.bounty_bps,
         };
         out.validate()?;
         Ok(out)

@@ -90,6 +90,18 @@ impl QueryService for ComputeQuery {
                     state_key::sprint(req.epoch),
                 )
             }
+            "Audits" => {
+                let req: pb::QueryAuditsRequest = decode_request(data)?;
+                let executor = if req.executor.is_empty() {
+                    None
+                } else {
+                    Some(request_address(&req.executor)?)
+                };
+                QueryAnswer::new(&pb::QueryAuditsResponse {
+                    audits: super::audit::audits(state, req.period, executor.as_ref()).await?,
+                    batches: super::audit::batches(state, req.period, executor.as_ref()).await?,
+                })
+            }
             "Params" => {
                 let _: pb::QueryParamsRequest = decode_request(data)?;
                 let p = state.compute_params().await?;

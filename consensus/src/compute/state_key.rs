@@ -61,3 +61,52 @@ pub const VERIFYQ_HEAD: &str = "compute/verifyq_head";
 pub fn node_label(n: &comrade_primitives::proto::compute::v1::ComputeNode) -> String {
     format!("{NODE_PREFIX}{}", n.operator)
 }
+
+/// Prefix of the receipt batches committed in period `p`.
+pub fn batch_period_prefix(period: u64) -> String {
+    format!("compute/batch/{period:020}/")
+}
+
+/// Prefix of one executor's batches in period `p`.
+pub fn batch_prefix(period: u64, executor: &Address) -> String {
+    format!("{}{executor}/", batch_period_prefix(period))
+}
+
+/// One receipt batch.
+pub fn batch(period: u64, executor: &Address, seq: u32) -> String {
+    format!("{}{seq:010}", batch_prefix(period, executor))
+}
+
+/// Prefix of the audits of batches committed in period `p`.
+pub fn audit_period_prefix(period: u64) -> String {
+    format!("compute/audit/{period:020}/")
+}
+
+/// The audit of one selected receipt.
+pub fn audit(period: u64, executor: &Address, seq: u32, index: u32) -> String {
+    format!(
+        "{}{executor}/{seq:010}/{index:010}",
+        audit_period_prefix(period)
+    )
+}
+
+/// Prefix of the audits due at `height` (to be concluded, or failed
+/// unopened, at its end).
+pub fn audit_due_prefix(height: u64) -> String {
+    format!("compute/audit_due/{height:020}/")
+}
+
+/// A due entry: its value is the audit's key.
+pub fn audit_due(height: u64, audit_key: &str) -> String {
+    format!("{}{audit_key}", audit_due_prefix(height))
+}
+
+/// Prefix of the executors' audit tallies of epoch `e`.
+pub fn tally_prefix(epoch: u64) -> String {
+    format!("compute/tally/{epoch:020}/")
+}
+
+/// An executor's tally in epoch `e`.
+pub fn tally(epoch: u64, executor: &Address) -> String {
+    format!("{}{executor}", tally_prefix(epoch))
+}
