@@ -132,6 +132,9 @@ pub struct Sidecar {
     pub metrics: Option<crate::server::MetricsHook>,
     /// The task.
     pub task: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>,
+    /// Receipts and audits shared with the server (attested serving).
+    #[cfg(feature = "server")]
+    pub attestation: Option<std::sync::Arc<crate::attested::Attestation>>,
 }
 
 impl std::fmt::Debug for Sidecar {
@@ -228,9 +231,9 @@ where
     let (_, engine) = load::<B>(&model, device, weights.precision(dev))?;
     #[cfg(feature = "server")]
     {
-        let (extra_metrics, task) = match sidecar {
-            Some(s) => (s.metrics, Some(s.task)),
-            None => (None, None),
+        let (extra_metrics, task, attestation) = match sidecar {
+            Some(s) => (s.metrics, Some(s.task), s.attestation),
+            None => (None, None, None),
         };
         let cfg = crate::server::ServerConfig {
             listen,
@@ -239,6 +242,7 @@ where
             max_queue: max_queue.max(1),
             max_batch: max_batch.max(1),
             extra_metrics,
+            attestation,
         };
         let rt = tokio::runtime::Runtime::new()?;
         rt.block_on(async move {

@@ -14,6 +14,8 @@
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 pub mod attest;
+#[cfg(feature = "server")]
+pub mod attested;
 pub mod bench;
 pub mod challenge;
 pub mod chat;

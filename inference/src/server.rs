@@ -1,6 +1,7 @@
 //! Compute-node HTTP server: OpenAI-compatible `/v1/chat/completions` (with SSE
-//! streaming and final usage), `/v1/completions`, `/v1/models`, `/health` and
-//! Prometheus `/metrics`.
+//! streaming and final usage), `/v1/completions`, `/v1/models`, `/health`,
+//! Prometheus `/metrics`, and with attestation on, `/v1/receipts/{id}` (see
+//! [`crate::attested`]).
 //!
 //! One worker thread owns the model and runs queued requests in batches of up to
 //! `max_batch` sequences. The queue is bounded: when `max_queue` requests are
@@ -18,7 +19,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc as tmpsc;
 
+use crate::attest::{self, Finish, SamplingSpec};
+use crate::attested::{Attestation, AuditJob};
 use crate::chat::ChatMessage;
 use crate::engine::Engine;
 use crate::generate::{FinishReason, GenerateOutput, GenerateRequest};
@@ -50,6 +53,9 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// More metrics appended to `/metrics` (e.g. the chain worker's).
     pub extra_metrics: Option<MetricsHook>,
+    /// Sample every request with the Gumbel tape and keep its receipt here
+    /// (a compute node on a chain); audits for the chain run on the engine.
+    pub attestation: Option<Arc<Attestation>>,
 }
 
 /// Appends Prometheus text-format metrics to a `/metrics` answer.
@@ -70,10 +76,24 @@ enum JobEvent {
     Error(String),
 }
 
-struct Job {
+pub(crate) struct Job {
     request: GenerateRequest,
     stop: Vec<String>,
     events: tmpsc::UnboundedSender<JobEvent>,
+    attest: Option<AttestMeta>,
+}
+
+/// What a receipt needs beyond the generation itself.
+#[derive(Clone, Copy)]
+struct AttestMeta {
+    request_id: [u8; 32],
+    spec: SamplingSpec,
+}
+
+/// What the engine thread does.
+pub(crate) enum Work {
+    Generate(Job),
+    Audit(AuditJob),
 }
 
 const LATENCY_BUCKETS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
@@ -129,7 +149,11 @@ struct AppState {
     stop_tokens: Vec<u32>,
     max_context: usize,
     cfg: ServerConfig,
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: Mutex<mpsc::Sender<Work>>,
+    /// Request ids made here (when the client names none) count from this.
+    request_counter: AtomicU64,
+    /// Per-process salt of the request ids made here.
+    request_salt: [u8; 32],
     metrics: Metrics,
 }
 
@@ -189,6 +213,9 @@ struct CommonParams {
     #[serde(default)]
     stream: bool,
     stop: Option<StopParam>,
+    /// The request id (64 hex digits) that keys the Gumbel tape, set by a
+    /// gateway; without one an attesting server makes a fresh one.
+    request_id: Option<String>,
 }
 
 /// `stop`: one string or a list of strings.
@@ -216,6 +243,7 @@ struct Prepared {
     params: SamplingParams,
     stream: bool,
     model: String,
+    attest: Option<AttestMeta>,
 }
 
 fn prepare(
@@ -300,13 +328,61 @@ fn prepare(
             ),
         ));
     }
+    let mut params = params;
+    let attest = match &s.cfg.attestation {
+        // A receipt binds the token stream; a text stop string cuts it
+        // where no token rule can check, so such requests are not attested.
+        Some(_) if stop.is_empty() => {
+            let request_id = match &c.request_id {
+                Some(h) => parse_request_id(h)?,
+                None => fresh_request_id(s),
+            };
+            let spec = SamplingSpec::from_floats(
+                f64::from(params.temperature),
+                f64::from(params.top_p),
+                params.top_k,
+                params.seed,
+            )
+            .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?;
+            params.tape = Some(crate::sampling::TapeSampling {
+                tape: attest::Tape::new(&request_id, spec.user_seed),
+                params: spec.params(),
+            });
+            Some(AttestMeta { request_id, spec })
+        }
+        _ => None,
+    };
     Ok(Prepared {
         prompt,
         stop,
         params,
         stream: c.stream,
         model: s.model_name.clone(),
+        attest,
     })
+}
+
+fn parse_request_id(h: &str) -> Result<[u8; 32], Response> {
+    hex::decode(h)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "request_id must be 64 hex digits (32 bytes)",
+            )
+        })
+}
+
+fn fresh_request_id(s: &AppState) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let n = s.request_counter.fetch_add(1, Ordering::Relaxed);
+    Sha256::new()
+        .chain_update(b"comrade/request/v1")
+        .chain_update(s.request_salt)
+        .chain_update(n.to_le_bytes())
+        .finalize()
+        .into()
 }
 
 fn enqueue(
@@ -327,12 +403,17 @@ fn enqueue(
         request: GenerateRequest {
             prompt: p.prompt.clone(),
             params: p.params.clone(),
-            record_hidden: false,
+            record_hidden: p.attest.is_some(),
         },
         stop: p.stop.clone(),
         events: tx,
+        attest: p.attest,
     };
-    let sent = s.jobs.lock().map(|j| j.send(job).is_ok()).unwrap_or(false);
+    let sent = s
+        .jobs
+        .lock()
+        .map(|j| j.send(Work::Generate(job)).is_ok())
+        .unwrap_or(false);
     if !sent {
         return Err(retry_after(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -406,11 +487,13 @@ async fn run(s: Arc<AppState>, body: Bytes, chat: bool) -> Response {
                     };
                     observe(&s, started, None, out.tokens.len());
                     drop(slot);
-                    return axum::Json(
+                    let mut r = axum::Json(
                         json!({"id": id, "object": object, "created": created, "model": p.model,
                         "choices": [choice], "usage": usage(n_prompt, out.tokens.len())}),
                     )
                     .into_response();
+                    with_request_id(&mut r, p.attest.as_ref());
+                    return r;
                 }
                 Some(JobEvent::Error(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
                 None => {
@@ -491,9 +574,35 @@ async fn run(s: Arc<AppState>, body: Bytes, chat: bool) -> Response {
     let done =
         futures::stream::once(async { Ok::<Event, Infallible>(Event::default().data("[DONE]")) });
     use futures::StreamExt;
-    Sse::new(stream.chain(done))
+    let mut r = Sse::new(stream.chain(done))
         .keep_alive(KeepAlive::default())
-        .into_response()
+        .into_response();
+    with_request_id(&mut r, p.attest.as_ref());
+    r
+}
+
+/// Names the attested request id in `x-comrade-request-id`.
+fn with_request_id(r: &mut Response, a: Option<&AttestMeta>) {
+    if let Some(a) = a
+        && let Ok(v) = HeaderValue::from_str(&hex::encode(a.request_id))
+    {
+        r.headers_mut().insert("x-comrade-request-id", v);
+    }
+}
+
+/// `GET /v1/receipts/{request_id}`: a receipt's payload, for auditors.
+async fn receipt(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let Some(att) = &s.cfg.attestation else {
+        return error(StatusCode::NOT_FOUND, "this server keeps no receipts");
+    };
+    let id = match parse_request_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match att.get(&id) {
+        Some(r) => axum::Json(r).into_response(),
+        None => error(StatusCode::NOT_FOUND, "no receipt with that request id"),
+    }
 }
 
 struct StreamState {
@@ -608,14 +717,33 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
 }
 
 /// The worker loop: takes up to `max_batch` queued jobs and generates them together.
-fn worker<B: Backend>(engine: Engine<B>, jobs: mpsc::Receiver<Job>, state: Arc<AppState>) {
+fn worker<B: Backend>(engine: Engine<B>, jobs: mpsc::Receiver<Work>, state: Arc<AppState>) {
+    let mut audits = Vec::new();
     while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
+        let mut batch = Vec::new();
+        match first {
+            Work::Generate(j) => batch.push(j),
+            Work::Audit(a) => audits.push(a),
+        }
         while batch.len() < state.cfg.max_batch {
             match jobs.try_recv() {
-                Ok(j) => batch.push(j),
+                Ok(Work::Generate(j)) => batch.push(j),
+                Ok(Work::Audit(a)) => audits.push(a),
                 Err(_) => break,
             }
+        }
+        // Audits run between batches: one prefill each.
+        for a in audits.drain(..) {
+            let mut cfg = a.cfg;
+            if cfg.eos.is_empty() {
+                cfg.eos = engine.stop_tokens.clone();
+            }
+            let r = attest::audit(&engine.model, &engine.name, &a.receipt, &cfg)
+                .map_err(|e| e.to_string());
+            let _ = a.reply.send(r);
+        }
+        if batch.is_empty() {
+            continue;
         }
         let requests: Vec<GenerateRequest> = batch.iter().map(|j| j.request.clone()).collect();
         let mut decoders = vec![StreamDecoder::default(); batch.len()];
@@ -639,7 +767,11 @@ fn worker<B: Backend>(engine: Engine<B>, jobs: mpsc::Receiver<Job>, state: Arc<A
         }
         match res {
             Ok(outs) => {
-                for ((j, o), st) in batch.iter().zip(outs).zip(&mut stops) {
+                for ((j, mut o), st) in batch.iter().zip(outs).zip(&mut stops) {
+                    if let (Some(meta), Some(att)) = (&j.attest, &state.cfg.attestation) {
+                        file_receipt(&engine, att, j, meta, &o);
+                    }
+                    o.hidden = Vec::new();
                     let _ = j.events.send(JobEvent::Text(st.finish()));
                     let _ = j.events.send(JobEvent::Done(o));
                 }
@@ -650,6 +782,41 @@ fn worker<B: Backend>(engine: Engine<B>, jobs: mpsc::Receiver<Job>, state: Arc<A
                 }
             }
         }
+    }
+}
+
+/// Builds the receipt of an attested generation and files it. A request
+/// the client cancelled has no receipt (its output was never delivered).
+fn file_receipt<B: Backend>(
+    engine: &Engine<B>,
+    att: &Attestation,
+    j: &Job,
+    meta: &AttestMeta,
+    o: &GenerateOutput,
+) {
+    let mut output = o.tokens.clone();
+    let finish = match (o.finish, o.stop_token) {
+        (FinishReason::Stop, Some(t)) => {
+            output.push(t);
+            Finish::Eos
+        }
+        (FinishReason::Length, _) => Finish::MaxTokens,
+        _ => return,
+    };
+    let max_tokens = u32::try_from(j.request.params.max_tokens).unwrap_or(u32::MAX);
+    match attest::make_receipt(
+        meta.request_id,
+        &engine.name,
+        meta.spec,
+        max_tokens,
+        j.request.prompt.clone(),
+        output,
+        finish,
+        &o.hidden,
+        engine.config.hidden_size,
+    ) {
+        Ok(r) => att.insert(r),
+        Err(e) => tracing::warn!("no receipt for a served request: {e}"),
     }
 }
 
@@ -671,9 +838,16 @@ where
         stop_tokens: engine.stop_tokens.clone(),
         max_context: engine.model.max_len(),
         cfg,
-        jobs: Mutex::new(tx),
+        jobs: Mutex::new(tx.clone()),
         metrics: Metrics::default(),
+        request_counter: AtomicU64::new(0),
+        request_salt: salt(),
     });
+    if let Some(att) = &state.cfg.attestation
+        && let Ok(mut slot) = att.audits.lock()
+    {
+        *slot = Some(tx);
+    }
     let st = state.clone();
     std::thread::Builder::new()
         .name("comrade-inference-worker".into())
@@ -686,7 +860,23 @@ where
         .route("/v1/models", get(models))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/v1/receipts/{id}", get(receipt))
         .with_state(state)
+}
+
+/// A per-process salt for request ids: the time and the process id, hashed
+/// (request ids must not repeat across restarts; they need not be secret).
+fn salt() -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Sha256::new()
+        .chain_update(nanos.to_le_bytes())
+        .chain_update(std::process::id().to_le_bytes())
+        .finalize()
+        .into()
 }
 
 /// Serves until the process is stopped.

@@ -30,6 +30,12 @@ pub(crate) struct Metrics {
     pub(crate) last_rows_per_s: AtomicU64,
     /// Failed chain reads and refused or failed transactions.
     pub(crate) errors: AtomicU64,
+    /// Receipt batches committed.
+    pub(crate) receipt_batches: AtomicU64,
+    /// Selected receipts opened.
+    pub(crate) receipts_opened: AtomicU64,
+    /// Audit reports committed.
+    pub(crate) audits_reported: AtomicU64,
 }
 
 impl Metrics {
@@ -40,7 +46,7 @@ impl Metrics {
 
     /// Renders the Prometheus text lines.
     pub(crate) fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 10] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 13] = [
             (
                 "comrade_worker_chain_height",
                 "gauge",
@@ -100,6 +106,24 @@ impl Metrics {
                 "counter",
                 "Failed chain reads and refused or failed transactions.",
                 &self.errors,
+            ),
+            (
+                "comrade_worker_receipt_batches_total",
+                "counter",
+                "Receipt batches committed.",
+                &self.receipt_batches,
+            ),
+            (
+                "comrade_worker_receipts_opened_total",
+                "counter",
+                "Receipts selected for audit and opened.",
+                &self.receipts_opened,
+            ),
+            (
+                "comrade_worker_audit_reports_total",
+                "counter",
+                "Audit reports committed (as an auditor).",
+                &self.audits_reported,
             ),
         ];
         for (name, kind, help, v) in rows {

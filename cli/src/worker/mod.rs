@@ -8,7 +8,10 @@
 //! - **capacity sprints**: at each epoch's first block it computes rows of
 //!   the sprint's challenge on its device until the sprint's last block,
 //!   stores the leaves, commits their Merkle root, and once the beacon
-//!   picked the opened rows, reveals them with their paths.
+//!   picked the opened rows, reveals them with their paths;
+//! - **audits** (`audits`): it commits the receipts of the requests the
+//!   server served, opens those the beacon selected, and audits the
+//!   receipts of other nodes it was drawn for.
 //!
 //! It is outside the state machine: everything it does enters the chain as
 //! signed transactions. A chain read or a transaction that fails is logged,
@@ -16,6 +19,7 @@
 //! only a node that is not registered, or a key chain that is not the one
 //! registered, stops it (and the server with it).
 
+mod audits;
 mod beacon;
 mod metrics;
 mod store;
@@ -79,6 +83,11 @@ pub(crate) fn sidecar(home: &Path, args: &WorkerArgs, device: Device) -> Result<
     let operator = address_of(&key);
     let chain = keychain::load(home, &operator)?;
     let metrics = Arc::new(Metrics::default());
+    let attestation = Arc::new(
+        comrade_inference::attested::Attestation::new(Some(audits::receipts_dir(home, &operator)))
+            .context("creating the receipt store")?,
+    );
+    let duties = audits::Duties::load(home, &operator)?;
     let worker = Worker {
         c: client(&node)?,
         node,
@@ -95,10 +104,17 @@ pub(crate) fn sidecar(home: &Path, args: &WorkerArgs, device: Device) -> Result<
         last_height: 0,
         last_status: pb::NodeStatus::Active,
         jobs: BTreeMap::new(),
+        attestation: Some(attestation.clone()),
+        duties,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .context("building the HTTP client")?,
     };
     Ok(Some(Sidecar {
         metrics: Some(metrics.hook()),
         task: Box::pin(worker.run()),
+        attestation: Some(attestation),
     }))
 }
 
@@ -144,6 +160,12 @@ struct Worker {
     /// By epoch: the current sprint's, and the previous one's until it is
     /// settled.
     jobs: BTreeMap<u64, Job>,
+    /// The server's receipts and audit channel.
+    attestation: Option<Arc<comrade_inference::attested::Attestation>>,
+    /// Receipt batches and audits done.
+    duties: audits::Duties,
+    /// Fetches receipt payloads from other nodes.
+    http: reqwest::Client,
 }
 
 impl Worker {
@@ -299,7 +321,11 @@ impl Worker {
                 warn!("compute worker: {e:#}");
             }
         }
-        self.sprints(&params, active, h).await
+        let sprints = self.sprints(&params, active, h).await;
+        if active {
+            self.audit_duties(&params, &record, h).await?;
+        }
+        sprints
     }
 
     async fn reveal_key(&self, params: &ComputeParams, chain: &pb::KeyChain, h: u64) -> Result<()> {

@@ -52,6 +52,8 @@ pub mod finish {
     pub const EOS: u32 = 1;
     /// The output has `max_tokens` tokens.
     pub const MAX_TOKENS: u32 = 2;
+    /// A stop sequence matched in the text.
+    pub const STOP_SEQ: u32 = 3;
 }
 
 /// TOPLOC chunks of a receipt with `n_output` tokens: the prefill, then one

@@ -78,9 +78,9 @@ impl ActionHandler for MsgOpenReceipt {
     fn check_stateless(&self) -> Result<(), TxError> {
         let b = &self.body;
         let bad = |m: String| -> TxError { ComputeError::BadReceipt(m).into() };
-        if b.finish != audit::finish::EOS && b.finish != audit::finish::MAX_TOKENS {
+        if !(audit::finish::EOS..=audit::finish::STOP_SEQ).contains(&b.finish) {
             return Err(bad(format!(
-                "finish {} is neither eos (1) nor max_tokens (2)",
+                "finish {} is not eos (1), max_tokens (2) or stop_seq (3)",
                 b.finish
             )));
         }

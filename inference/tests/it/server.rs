@@ -51,6 +51,7 @@ async fn server_end_to_end() {
         extra_metrics: Some(comrade_inference::server::MetricsHook(std::sync::Arc::new(
             |out: &mut String| out.push_str("comrade_test_extra 7\n"),
         ))),
+        attestation: None,
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -230,4 +231,121 @@ async fn server_end_to_end() {
     ] {
         assert!(r.body.contains(name), "{name} missing in\n{}", r.body);
     }
+}
+
+/// Attested serving: a sampled request gets a request id, its receipt is
+/// served to auditors, and an audit run on the same engine passes it; a
+/// tampered output fails; requests with stop strings are not attested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attested_requests_file_receipts_that_pass_an_audit() {
+    use comrade_inference::attest::{AuditConfig, ChunkLimits, Receipt};
+    use comrade_inference::attested::Attestation;
+
+    let path = ensure_smollm2().expect("fetch");
+    let engine = tokio::task::spawn_blocking(move || {
+        Engine::<Cpu>::load(&path, &Default::default(), &mut |_, _| {}).expect("load")
+    })
+    .await
+    .expect("join");
+    let eos = engine.stop_tokens.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let att = std::sync::Arc::new(Attestation::new(Some(dir.path().to_path_buf())).expect("store"));
+    let cfg = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        max_prompt_tokens: 64,
+        max_output_tokens: 64,
+        max_queue: 4,
+        max_batch: 4,
+        extra_metrics: None,
+        attestation: Some(att.clone()),
+    };
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = router(engine, cfg);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let id = "ab".repeat(32);
+    let body = format!(
+        r#"{{"messages":[{{"role":"user","content":"Name three colours."}}],"max_tokens":24,"temperature":0.8,"top_p":0.95,"seed":7,"request_id":"{id}"}}"#
+    );
+    let r = request(addr, "POST", "/v1/chat/completions", body.as_bytes()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.headers.contains(&format!("x-comrade-request-id: {id}")),
+        "{}",
+        r.headers
+    );
+    // A second request without an id gets a fresh one.
+    let body = br#"{"prompt":"Once upon a time","max_tokens":12,"temperature":1.0}"#;
+    let r2 = request(addr, "POST", "/v1/completions", body).await;
+    assert_eq!(r2.status, 200, "{}", r2.body);
+    assert!(
+        r2.headers.contains("x-comrade-request-id: "),
+        "{}",
+        r2.headers
+    );
+    // Not attested: a stop string.
+    let body = br#"{"prompt":"Once upon a time","max_tokens":4,"stop":"zzz"}"#;
+    let r3 = request(addr, "POST", "/v1/completions", body).await;
+    assert_eq!(r3.status, 200);
+    assert!(
+        !r3.headers.contains("x-comrade-request-id"),
+        "{}",
+        r3.headers
+    );
+    assert_eq!(att.pending(), 2);
+    let bad = request(
+        addr,
+        "POST",
+        "/v1/completions",
+        br#"{"prompt":"x","request_id":"12"}"#,
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    let r = request(addr, "GET", &format!("/v1/receipts/{id}"), b"").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let receipt: Receipt = serde_json::from_str(&r.body).expect("receipt json");
+    assert_eq!(hex::encode(receipt.request_id), id);
+    assert_eq!(receipt.sampling.tau_milli, 800);
+    assert!(!receipt.output.is_empty() && !receipt.proofs.is_empty());
+    let missing = request(
+        addr,
+        "GET",
+        &format!("/v1/receipts/{}", "00".repeat(32)),
+        b"",
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+
+    let cfg = AuditConfig {
+        eps_milli: 2_000,
+        limits: ChunkLimits::TOPLOC,
+        eos,
+    };
+    let m = att
+        .audit(receipt.clone(), cfg.clone())
+        .await
+        .expect("audit");
+    assert_eq!(
+        (m.flags, m.r_gated, m.toploc_fail_chunks),
+        (0, 0, 0),
+        "{m:?}"
+    );
+    assert_eq!(m.n_steps as usize, receipt.output.len());
+    // The same output filed under another request id (a replay) disagrees
+    // with the tape on most sampled steps.
+    let mut replay = receipt.clone();
+    replay.request_id[0] ^= 1;
+    let m = att.audit(replay, cfg.clone()).await.expect("audit");
+    assert!(m.r_raw * 4 >= m.n_steps, "{m:?}");
+    // Taken for the chain worker, the receipts leave the pending list.
+    let taken = att.take_pending(10);
+    assert_eq!(taken.len(), 2);
+    assert_eq!(att.pending(), 0);
+    // They stay on disk for auditors after a restart.
+    let again = Attestation::new(Some(dir.path().to_path_buf())).expect("store");
+    assert_eq!(again.get(&receipt.request_id).as_ref(), Some(&receipt));
 }
