@@ -271,6 +271,16 @@ pub(crate) enum ComputeQuery {
         /// Period.
         period: u64,
     },
+    /// The receipt batches committed in a beacon period and the audits of
+    /// the receipts its beacon selected: auditors, reports, the median and
+    /// the verdict with its reason.
+    Audits {
+        /// Beacon period of the batches.
+        period: u64,
+        /// Only this executor's.
+        #[arg(long)]
+        executor: Option<String>,
+    },
     /// Compute parameters.
     Params,
 }
@@ -1109,12 +1119,86 @@ async fn compute_query(c: &HttpClient, node: &str, q: ComputeQuery, json: bool) 
             let v = serde_json::json!({"period": period, "value": hex::encode(&b.value), "reveals": b.reveals});
             print_value(json, &v);
         }
+        ComputeQuery::Audits { period, executor } => {
+            if let Some(a) = &executor {
+                parse_address(a)?;
+            }
+            let r: compute_pb::QueryAuditsResponse = abci_query(
+                c,
+                node,
+                "/comrade.compute.v1.Query/Audits",
+                compute_pb::QueryAuditsRequest {
+                    period,
+                    executor: executor.unwrap_or_default(),
+                }
+                .encode_to_vec(),
+            )
+            .await?;
+            print_value(json, &audits_json(period, &r));
+        }
         ComputeQuery::Params => {
             let v = serde_json::to_value(compute_params(c, node).await?)?;
             print_value(json, &v);
         }
     }
     Ok(())
+}
+
+fn metrics_json(m: &compute_pb::AuditMetrics) -> serde_json::Value {
+    serde_json::json!({
+        "n_steps": m.n_steps,
+        "r_raw": m.r_raw,
+        "r_gated": m.r_gated,
+        "margin_sum_milli": m.margin_sum_milli,
+        "margin_max_milli": m.margin_max_milli,
+        "toploc_chunks": m.toploc_chunks,
+        "toploc_fail_chunks": m.toploc_fail_chunks,
+        "exp_mis_max": m.exp_mis_max,
+        "sign_mis_max": m.sign_mis_max,
+        "mant_mean_avg_centi": m.mant_mean_avg_centi,
+        "mant_mean_max_centi": m.mant_mean_max_centi,
+        "mant_median_max": m.mant_median_max,
+        "flags": m.flags,
+    })
+}
+
+/// The `query compute audits` answer as JSON.
+fn audits_json(period: u64, r: &compute_pb::QueryAuditsResponse) -> serde_json::Value {
+    let batches: Vec<_> = r
+        .batches
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "executor": b.executor, "seq": b.seq, "model": b.model,
+                "root": hex::encode(&b.root), "count": b.count, "height": b.height,
+            })
+        })
+        .collect();
+    let audits: Vec<_> = r
+        .audits
+        .iter()
+        .map(|a| {
+            let status = compute_pb::AuditStatus::try_from(a.status)
+                .map(|s| {
+                    s.as_str_name()
+                        .trim_start_matches("AUDIT_STATUS_")
+                        .to_lowercase()
+                })
+                .unwrap_or_else(|_| "unknown".into());
+            serde_json::json!({
+                "executor": a.executor, "seq": a.seq, "index": a.index, "model": a.model,
+                "status": status, "reason": a.reason, "auditors": a.auditors,
+                "open_deadline": a.open_deadline, "audit_deadline": a.audit_deadline,
+                "request_id": a.body.as_ref().map(|b| hex::encode(&b.request_id)),
+                "reports": a.reports.iter().map(|rep| serde_json::json!({
+                    "auditor": rep.auditor,
+                    "metrics": rep.metrics.as_ref().map(metrics_json),
+                })).collect::<Vec<_>>(),
+                "median": a.median.as_ref().map(metrics_json),
+            })
+        })
+        .collect();
+    serde_json::json!({"period": period, "batches": batches, "audits": audits})
 }
 
 /// `comrade status`

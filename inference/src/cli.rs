@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// auto = quant on cpu, f32 on cuda.
     #[arg(long, value_enum, default_value = "auto")]
     pub weights: Weights,
+    /// Test hook: serve with this many middle layers removed, i.e. a node
+    /// that cheats (the audits of the chain must catch it).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub debug_drop_layers: usize,
 }
 
 /// `compute bench` options.
@@ -226,9 +230,17 @@ where
         threads,
         device: dev,
         weights,
+        debug_drop_layers,
     } = args;
     init_threads(threads);
-    let (_, engine) = load::<B>(&model, device, weights.precision(dev))?;
+    let (_, mut engine) = load::<B>(&model, device, weights.precision(dev))?;
+    if debug_drop_layers > 0 {
+        let n = engine.model.layers.len();
+        let drop = debug_drop_layers.min(n.saturating_sub(1));
+        let at = n.saturating_sub(drop) / 2;
+        engine.model.layers.drain(at..at.saturating_add(drop));
+        tracing::warn!("test hook: serving with {drop} of {n} layers dropped (a cheating node)");
+    }
     #[cfg(feature = "server")]
     {
         let (extra_metrics, task, attestation) = match sidecar {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::process::{pid_is_ours, run_env, signal, spawn_env, wait_gone};
-use crate::{COMPUTE_NODE_STAKE, LocalnetError, Result, compute_operator_key};
+use crate::{COMPUTE_NODE_STAKE, COMPUTE_SLOTS, LocalnetError, Result, compute_operator_key_at};
 
 /// The model `up --compute` serves.
 pub const DEFAULT_MODEL: &str = "smollm2-135m-instruct";
@@ -38,19 +38,32 @@ pub struct ComputeNode {
     pub chain: Option<String>,
 }
 
-fn file(dir: &Path) -> PathBuf {
-    dir.join("compute.json")
+/// `compute.json` for slot 0, `compute-<slot>.json` for the others.
+fn file(dir: &Path, slot: u32) -> PathBuf {
+    dir.join(format!("{}.json", name(slot)))
+}
+
+fn name(slot: u32) -> String {
+    match slot {
+        0 => "compute".into(),
+        s => format!("compute-{s}"),
+    }
 }
 
 /// The compute node's home; inside `<dir>/node…` so pid checks recognise it.
-fn home(dir: &Path) -> PathBuf {
-    dir.join("node-compute")
+fn home(dir: &Path, slot: u32) -> PathBuf {
+    dir.join(format!("node-{}", name(slot)))
 }
 
 impl ComputeNode {
-    /// The record in `dir`, if any.
+    /// The record of slot 0 in `dir`, if any.
     pub fn load(dir: &Path) -> Result<Option<Self>> {
-        let path = file(dir);
+        Self::load_at(dir, 0)
+    }
+
+    /// The record of compute slot `slot` in `dir`, if any.
+    pub fn load_at(dir: &Path, slot: u32) -> Result<Option<Self>> {
+        let path = file(dir, slot);
         match std::fs::read(&path) {
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
@@ -92,20 +105,64 @@ pub fn start(
     timeout: Duration,
     progress: &mut dyn FnMut(Duration),
 ) -> Result<ComputeNode> {
-    if let Some(old) = ComputeNode::load(dir)?
+    start_at(
+        dir,
+        &Slot {
+            slot: 0,
+            extra_args: vec![],
+        },
+        comrade_bin,
+        listen,
+        model,
+        chain,
+        timeout,
+        progress,
+    )
+}
+
+/// Which compute node [`start_at`] starts: its slot (home, record, log and
+/// funded operator key [`compute_operator_key_at`]) and extra arguments
+/// for `compute serve`.
+#[derive(Debug, Clone, Default)]
+pub struct Slot {
+    /// `0..COMPUTE_SLOTS`.
+    pub slot: u32,
+    /// Appended to `comrade compute serve …`.
+    pub extra_args: Vec<String>,
+}
+
+/// [`start`] for compute slot `s.slot`.
+#[allow(clippy::too_many_arguments)]
+pub fn start_at(
+    dir: &Path,
+    s: &Slot,
+    comrade_bin: &Path,
+    listen: &str,
+    model: &str,
+    chain: Option<&str>,
+    timeout: Duration,
+    progress: &mut dyn FnMut(Duration),
+) -> Result<ComputeNode> {
+    if s.slot >= COMPUTE_SLOTS {
+        return Err(LocalnetError::Config(format!(
+            "compute slot {} is not funded (slots 0..{COMPUTE_SLOTS})",
+            s.slot
+        )));
+    }
+    if let Some(old) = ComputeNode::load_at(dir, s.slot)?
         && old.is_running(dir)
     {
         return Ok(old);
     }
-    let home = home(dir);
+    let home = home(dir, s.slot);
     std::fs::create_dir_all(&home).map_err(LocalnetError::io(&home))?;
     // An absolute home, so the process is recognised as this localnet's
     // whichever way `down` names the directory.
     let home = std::path::absolute(&home).map_err(LocalnetError::io(&home))?;
-    let log = dir.join("compute.log");
+    let log = dir.join(format!("{}.log", name(s.slot)));
     let env = [("COMRADE_KEYRING_PASSPHRASE", DEV_PASSPHRASE)];
     if let Some(rpc) = chain {
-        join_chain(&home, comrade_bin, rpc, listen, model, &env)?;
+        join_chain(&home, s.slot, comrade_bin, rpc, listen, model, &env)?;
     }
     let mut args: Vec<String> = vec![
         "--home".into(),
@@ -125,6 +182,7 @@ pub fn start(
             OPERATOR_KEY_NAME.into(),
         ]);
     }
+    args.extend(s.extra_args.iter().cloned());
     let mut proc = spawn_env(comrade_bin, &args, &log, &env)?;
     let node = ComputeNode {
         pid: proc.pid,
@@ -133,7 +191,7 @@ pub fn start(
         log: log.clone(),
         chain: chain.map(str::to_string),
     };
-    let path = file(dir);
+    let path = file(dir, s.slot);
     let bytes = serde_json::to_vec_pretty(&node).map_err(|e| LocalnetError::BadFile {
         path: path.clone(),
         detail: e.to_string(),
@@ -170,13 +228,14 @@ pub fn start(
 /// on the chain at `rpc`, each unless already done.
 fn join_chain(
     home: &Path,
+    slot: u32,
     comrade_bin: &Path,
     rpc: &str,
     listen: &str,
     model: &str,
     env: &[(&str, &str)],
 ) -> Result<()> {
-    let key = compute_operator_key();
+    let key = compute_operator_key_at(slot);
     let h = home.to_string_lossy().into_owned();
     let shown = run_env(
         comrade_bin,
@@ -266,9 +325,22 @@ pub fn healthy(listen: &str) -> bool {
     head.starts_with("HTTP/1.") && head.split_whitespace().nth(1) == Some("200")
 }
 
-/// Stops the compute node of `dir`, if one runs; returns its pid.
+/// Stops every compute node of `dir`; returns the pid of slot 0's, if it
+/// ran.
 pub fn stop(dir: &Path) -> Result<Option<u32>> {
-    let Some(node) = ComputeNode::load(dir)? else {
+    let mut first = None;
+    for slot in (0..COMPUTE_SLOTS).rev() {
+        let pid = stop_at(dir, slot)?;
+        if slot == 0 {
+            first = pid;
+        }
+    }
+    Ok(first)
+}
+
+/// Stops the compute node of slot `slot`, if one runs; returns its pid.
+pub fn stop_at(dir: &Path, slot: u32) -> Result<Option<u32>> {
+    let Some(node) = ComputeNode::load_at(dir, slot)? else {
         return Ok(None);
     };
     if !node.is_running(dir) {

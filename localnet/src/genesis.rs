@@ -91,7 +91,16 @@ pub fn funded_account_key(n: u64) -> TestKey {
 
 /// The operator of the localnet's compute node, funded with 1,000 COMRADE.
 pub fn compute_operator_key() -> TestKey {
-    TestKey::from_seed(2_000_000)
+    compute_operator_key_at(0)
+}
+
+/// Compute-node slots the localnet funds an operator for (slot 0 is the
+/// node of `up --compute`; tests run more, e.g. auditors).
+pub const COMPUTE_SLOTS: u32 = 3;
+
+/// The operator of compute slot `slot` (`< COMPUTE_SLOTS` is funded).
+pub fn compute_operator_key_at(slot: u32) -> TestKey {
+    TestKey::from_seed(2_000_000u64.saturating_add(u64::from(slot)))
 }
 
 fn operator_key(i: usize) -> TestKey {
@@ -137,7 +146,12 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
             }
         })
         .collect();
-    balances.push((compute_operator_key().address, COMPUTE_OPERATOR_BALANCE));
+    for slot in 0..COMPUTE_SLOTS {
+        balances.push((
+            compute_operator_key_at(slot).address,
+            COMPUTE_OPERATOR_BALANCE,
+        ));
+    }
     // The reward pool pays capacity rewards; it is funded here, never minted.
     balances.push((
         Address::module(comrade_bank::auth::module_accounts::REWARD_POOL),
@@ -153,7 +167,9 @@ pub(crate) fn app_state(cfg: &LocalnetConfig, pub_keys: &[String]) -> AppState {
 /// design's localnet column: the CPU profile (an opening costs ~60 µs
 /// here), 10-block sprints, 20-block beacon periods, 300-block epochs.
 /// [`ComputeSchedule::Fast`] packs a whole sprint (rows, commitment, the
-/// opening beacon, reveals, verification) into 40-block epochs.
+/// opening beacon, reveals, verification) into 40-block epochs, and audits
+/// every receipt. Both have the design's localnet audit column otherwise:
+/// two auditors per receipt.
 pub(crate) fn localnet_compute_params(
     schedule: ComputeSchedule,
 ) -> comrade_consensus::compute::ComputeParams {
@@ -187,6 +203,10 @@ pub(crate) fn localnet_compute_params(
             beacon_period_blocks: 10,
             beacon_reveal_blocks: 3,
             reveal_blocks: 6,
+            // every receipt audited, by two, well inside the epoch
+            audit_rate_ppm: 1_000_000,
+            audit_open_blocks: 10,
+            audit_report_blocks: 24,
             ..standard
         },
     }

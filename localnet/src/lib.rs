@@ -57,8 +57,8 @@ pub use config::{
 pub use error::LocalnetError;
 pub use find::{find_abci_cli, find_cometbft, find_comrade_bin};
 pub use genesis::{
-    COMPUTE_NODE_STAKE, FAUCET_BALANCE, FUNDED_ACCOUNT_BALANCE, TestKey, account_key,
-    compute_operator_key, faucet_key, funded_account_key,
+    COMPUTE_NODE_STAKE, COMPUTE_SLOTS, FAUCET_BALANCE, FUNDED_ACCOUNT_BALANCE, TestKey,
+    account_key, compute_operator_key, compute_operator_key_at, faucet_key, funded_account_key,
 };
 pub use net::{Localnet, Manifest, NodeInfo, NodeStatus, down, logs};
 pub use process::{PidFile, signal};

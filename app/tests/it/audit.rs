@@ -224,25 +224,9 @@ fn attr<'a>(e: &'a [(String, String)], k: &str) -> &'a str {
 #[test]
 fn receipts_are_selected_opened_audited_and_a_cheater_is_convicted() {
     let mut n = net(|g| g.compute = params());
-    let carol = n.carol.clone();
-    let ca = address_of(&carol);
     let keys: Vec<SigningKey> = (0..5).map(|i| account_key(800 + i)).collect();
     let [exec, cheat, a1, a2, a3] = [0, 1, 2, 3, 4].map(|i| keys[i].clone());
-    let funds: Vec<_> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let tx = send(
-                &carol,
-                &address_of(k),
-                30 * REDUCTION,
-                account_number(&n.h, &ca),
-                i as u64,
-            );
-            (carol.clone(), tx)
-        })
-        .collect();
-    n.block(funds); // 1
+    n.fund(&keys, 30 * REDUCTION); // 1
     // The executor serves MODEL, the cheater OTHER; the auditors both, so
     // each executor's receipts are audited by exactly a1, a2 and a3.
     let regs = vec![
@@ -267,6 +251,7 @@ fn receipts_are_selected_opened_audited_and_a_cheater_is_convicted() {
     assert_eq!(n.check(t).0, 145);
     let t = commit(&mut n, &exec, OTHER, &be);
     assert_eq!(n.check(t).0, 130);
+    let carol = n.carol.clone();
     let t = commit(&mut n, &carol, MODEL, &be);
     assert_eq!(n.check(t).0, 132);
     let commits = vec![
@@ -505,17 +490,8 @@ fn at_rate_zero_nothing_is_selected() {
             ..params()
         }
     });
-    let carol = n.carol.clone();
-    let ca = address_of(&carol);
     let k = account_key(900);
-    let tx = send(
-        &carol,
-        &address_of(&k),
-        30 * REDUCTION,
-        account_number(&n.h, &ca),
-        0,
-    );
-    n.block(vec![(carol, tx)]);
+    n.fund(std::slice::from_ref(&k), 30 * REDUCTION);
     let reg = register(&mut n, &k, &[MODEL]);
     n.block(vec![(k.clone(), reg)]);
     let b = batch(MODEL, 0, 8);

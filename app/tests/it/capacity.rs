@@ -165,25 +165,9 @@ fn honest_capacity_passes_and_cheating_missing_and_bad_paths_are_slashed_and_thr
         g.compute = params();
         fund_module(g, module_accounts::REWARD_POOL, 100 * REDUCTION);
     });
-    let carol = n.carol.clone();
-    let ca = address_of(&carol);
     let keys: Vec<SigningKey> = (0..5).map(|i| account_key(600 + i)).collect();
     let [honest, cheat, lazy, badpath, late] = [0, 1, 2, 3, 4].map(|i| keys[i].clone());
-    let funds: Vec<_> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let tx = send(
-                &carol,
-                &address_of(k),
-                30 * REDUCTION,
-                account_number(&n.h, &ca),
-                i as u64,
-            );
-            (carol.clone(), tx)
-        })
-        .collect();
-    n.block(funds); // height 1: sprint 0 starts
+    n.fund(&keys, 30 * REDUCTION); // height 1: sprint 0 starts
     let regs: Vec<_> = keys
         .iter()
         .map(|k| (k.clone(), register(&mut n, k)))
@@ -390,17 +374,8 @@ fn honest_capacity_passes_and_cheating_missing_and_bad_paths_are_slashed_and_thr
 #[test]
 fn a_node_that_computed_a_fraction_of_its_rows_fails_on_a_wrong_row() {
     let mut n = net(|g| g.compute = params());
-    let carol = n.carol.clone();
-    let ca = address_of(&carol);
     let cheat = account_key(700);
-    let tx = send(
-        &carol,
-        &address_of(&cheat),
-        30 * REDUCTION,
-        account_number(&n.h, &ca),
-        0,
-    );
-    n.block(vec![(carol, tx)]);
+    n.fund(std::slice::from_ref(&cheat), 30 * REDUCTION);
     let reg = register(&mut n, &cheat);
     n.block(vec![(cheat.clone(), reg)]);
     let (s, _) = sprint_state(&n, &address_of(&cheat));

@@ -71,6 +71,28 @@ impl Net {
         r
     }
 
+    /// One block in which carol sends `amount` to each of `keys`.
+    pub(crate) fn fund(&mut self, keys: &[SigningKey], amount: u128) -> ResponseFinalizeBlock {
+        let carol = self.carol.clone();
+        let ca = address_of(&carol);
+        let first = self.seq(&ca);
+        let txs = keys
+            .iter()
+            .zip(first..)
+            .map(|(k, seq)| {
+                let tx = send(
+                    &carol,
+                    &address_of(k),
+                    amount,
+                    account_number(&self.h, &ca),
+                    seq,
+                );
+                (carol.clone(), tx)
+            })
+            .collect();
+        self.block(txs)
+    }
+
     /// CheckTx's code and log for `tx` (the pipeline a block runs; a
     /// proposal leaves out a failing tx, so negatives are checked here).
     pub(crate) fn check(&self, tx: Vec<u8>) -> (u32, String) {

@@ -11,6 +11,10 @@
 //!   reports the integer metrics (`MsgSubmitAudit`). A payload that cannot
 //!   be fetched or does not match is reported with the `PAYLOAD_UNAVAILABLE`
 //!   flag.
+//!
+//! Each block it sends all its due openings in one tx and at most one
+//! report (an audit is a prefill), so its other duties, the beacon reveal
+//! first, are never held up for long.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -111,6 +115,26 @@ impl Duties {
             .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &p).with_context(|| format!("writing {}", p.display()))
     }
+}
+
+/// The leaves of `batch` and the body of its receipt `a.index`, if every
+/// receipt of the batch is still in the store.
+fn batch_leaves(
+    att: &comrade_inference::attested::Attestation,
+    batch: &Batch,
+    a: &pb::Audit,
+) -> Option<(Vec<comrade_exact::Hash>, pb::ReceiptBody)> {
+    let mut leaves = Vec::with_capacity(batch.ids.len());
+    let mut opened = None;
+    let index = usize::try_from(a.index).ok()?;
+    for (i, id) in batch.ids.iter().enumerate() {
+        let b = body(&att.get(id)?, &a.model);
+        leaves.push(audit::leaf(&b)?);
+        if i == index {
+            opened = Some(b);
+        }
+    }
+    Some((leaves, opened?))
 }
 
 /// The on-chain body of a receipt.
@@ -312,6 +336,8 @@ impl Worker {
             .map(|(p, _)| *p)
             .filter(|p| p.saturating_add(horizon) >= now)
             .collect();
+        let mut msgs = Vec::new();
+        let mut labels = Vec::new();
         for period in periods {
             for a in self.audits_of(period, Some(&self.operator)).await?.audits {
                 let label = audit_label(&a);
@@ -324,21 +350,7 @@ impl Worker {
                 let Some(batch) = self.duties.batches.get(&(a.period, a.seq)) else {
                     continue;
                 };
-                let leaves_and_body =
-                    (|| -> Option<(Vec<comrade_exact::Hash>, pb::ReceiptBody)> {
-                        let mut leaves = Vec::with_capacity(batch.ids.len());
-                        let mut opened = None;
-                        for (i, id) in batch.ids.iter().enumerate() {
-                            let r = att.get(id)?;
-                            let b = body(&r, &a.model);
-                            leaves.push(audit::leaf(&b)?);
-                            if i == usize::try_from(a.index).ok()? {
-                                opened = Some(b);
-                            }
-                        }
-                        Some((leaves, opened?))
-                    })();
-                let Some((leaves, b)) = leaves_and_body else {
+                let Some((leaves, b)) = batch_leaves(att, batch, &a) else {
                     self.duties.done.insert(label.clone());
                     warn!(
                         "compute worker: receipt {label} was selected but its batch's receipts are gone: it will fail unopened"
@@ -349,7 +361,7 @@ impl Worker {
                 let path = tree
                     .path(u64::from(a.index))
                     .context("selected index outside the batch")?;
-                let msg = pack(
+                msgs.push(pack(
                     MsgOpenReceipt::TYPE_URL,
                     &pb::MsgOpenReceipt {
                         executor: self.operator.to_string(),
@@ -359,14 +371,21 @@ impl Worker {
                         body: Some(b),
                         path: path.iter().map(|p| p.to_vec()).collect(),
                     },
-                );
-                let at = self
-                    .send(&format!("opening of receipt {label}"), msg)
-                    .await?;
-                self.duties.done.insert(label.clone());
-                Metrics::inc(&self.metrics.receipts_opened);
-                info!("compute worker: opened selected receipt {label} at height {at}");
+                ));
+                labels.push(label);
             }
+        }
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        let n = msgs.len();
+        let at = self
+            .send_all(&format!("opening of {n} selected receipts"), msgs)
+            .await?;
+        for label in labels {
+            info!("compute worker: opened selected receipt {label} at height {at}");
+            Metrics::inc(&self.metrics.receipts_opened);
+            self.duties.done.insert(label);
         }
         Ok(())
     }
@@ -434,6 +453,7 @@ impl Worker {
                     metrics.toploc_chunks,
                     metrics.flags
                 );
+                return Ok(()); // one per block
             }
         }
         Ok(())

@@ -262,6 +262,11 @@ impl Worker {
     /// Signs and broadcasts one message, waits for its block; an error
     /// unless it was committed with code 0.
     async fn send(&self, what: &str, msg: Any) -> Result<u64> {
+        self.send_all(what, vec![msg]).await
+    }
+
+    /// [`Self::send`] for several messages in one tx (all or none land).
+    async fn send_all(&self, what: &str, msgs: Vec<Any>) -> Result<u64> {
         let params = chain_params(&self.c, &self.node).await?;
         let tx = sign_for_chain(
             &self.c,
@@ -269,7 +274,7 @@ impl Worker {
             &self.key,
             &self.chain_id,
             &params,
-            vec![msg],
+            msgs,
             None,
             "",
         )
@@ -277,7 +282,10 @@ impl Worker {
         let hash = submit(&self.c, &self.node, tx)
             .await
             .with_context(|| what.to_string())?;
-        let t = wait_tx(&self.c, hash, Duration::from_secs(30)).await?;
+        // Not the 30 s of the CLI: a tx that passed CheckTx but fails when
+        // proposed (a window that closed meanwhile) is left out of blocks,
+        // and waiting long for it would make the worker miss other duties.
+        let t = wait_tx(&self.c, hash, Duration::from_secs(12)).await?;
         let code = t.tx_result.code.value();
         if code != 0 {
             bail!(

@@ -223,6 +223,28 @@ pub async fn audit<S: StateRead + ?Sized>(
         .await
 }
 
+/// The audit a message names, with its key; `NoAudit` ("receipt … is
+/// `missing`") if there is none.
+pub(super) async fn load<S: StateRead + ?Sized>(
+    state: &S,
+    executor: &Address,
+    period: u64,
+    seq: u32,
+    index: u32,
+    missing: &str,
+) -> Result<(String, pb::Audit), ExecError> {
+    let key = state_key::audit(period, executor, seq, index);
+    let a = state
+        .get_proto(&key)
+        .await?
+        .ok_or_else(|| super::ComputeError::NoAudit {
+            what: format!(
+                "receipt {seq}/{index} of {executor}'s batches in period {period} is {missing}"
+            ),
+        })?;
+    Ok((key, a))
+}
+
 /// An executor's tally in epoch `e`.
 pub async fn tally<S: StateRead + ?Sized>(
     state: &S,

@@ -108,17 +108,15 @@ impl ActionHandler for MsgOpenReceipt {
         state: &mut S,
         ctx: &BlockContext,
     ) -> Result<(), ExecError> {
-        let key = state_key::audit(self.period, &self.executor, self.seq, self.index);
-        let mut a: pb::Audit =
-            state
-                .get_proto(&key)
-                .await?
-                .ok_or_else(|| ComputeError::NoAudit {
-                    what: format!(
-                        "receipt {}/{} of {}'s batches in period {} is not selected for audit",
-                        self.seq, self.index, self.executor, self.period
-                    ),
-                })?;
+        let (key, mut a) = audit::load(
+            state,
+            &self.executor,
+            self.period,
+            self.seq,
+            self.index,
+            "not selected for audit",
+        )
+        .await?;
         if a.status == pb::AuditStatus::Auditing as i32 {
             return Err(ComputeError::Duplicate(format!(
                 "receipt {}/{} of period {} is already opened",

@@ -8,7 +8,7 @@ use comrade_primitives::{
     Address, ExecError, TxError,
     component::{ActionHandler, BlockContext},
     proto::compute::v1 as pb,
-    state::{StateReadProto as _, StateWriteProto as _},
+    state::StateWriteProto as _,
 };
 use prost::Message as _;
 
@@ -85,17 +85,15 @@ impl ActionHandler for MsgSubmitAudit {
         state: &mut S,
         ctx: &BlockContext,
     ) -> Result<(), ExecError> {
-        let key = state_key::audit(self.period, &self.executor, self.seq, self.index);
-        let mut a: pb::Audit =
-            state
-                .get_proto(&key)
-                .await?
-                .ok_or_else(|| ComputeError::NoAudit {
-                    what: format!(
-                        "receipt {}/{} of {}'s batches in period {} is not under audit",
-                        self.seq, self.index, self.executor, self.period
-                    ),
-                })?;
+        let (key, mut a) = audit::load(
+            state,
+            &self.executor,
+            self.period,
+            self.seq,
+            self.index,
+            "not under audit",
+        )
+        .await?;
         let me = self.auditor.to_string();
         if !a.auditors.contains(&me) {
             return Err(ComputeError::NotAuditor {

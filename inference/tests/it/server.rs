@@ -34,14 +34,29 @@ async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &[u
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_end_to_end() {
+async fn smollm2() -> Engine<Cpu> {
     let path = ensure_smollm2().expect("fetch");
-    let engine = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         Engine::<Cpu>::load(&path, &Default::default(), &mut |_, _| {}).expect("load")
     })
     .await
-    .expect("join");
+    .expect("join")
+}
+
+/// Serves `engine` on a free loopback port.
+async fn spawn(engine: Engine<Cpu>, cfg: ServerConfig) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = router(engine, cfg);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_end_to_end() {
+    let engine = smollm2().await;
     let cfg = ServerConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         max_prompt_tokens: 64,
@@ -53,12 +68,7 @@ async fn server_end_to_end() {
         ))),
         attestation: None,
     };
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = router(engine, cfg);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = spawn(engine, cfg).await;
 
     let r = request(addr, "GET", "/health", b"").await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -241,12 +251,7 @@ async fn attested_requests_file_receipts_that_pass_an_audit() {
     use comrade_inference::attest::{AuditConfig, ChunkLimits, Receipt};
     use comrade_inference::attested::Attestation;
 
-    let path = ensure_smollm2().expect("fetch");
-    let engine = tokio::task::spawn_blocking(move || {
-        Engine::<Cpu>::load(&path, &Default::default(), &mut |_, _| {}).expect("load")
-    })
-    .await
-    .expect("join");
+    let engine = smollm2().await;
     let eos = engine.stop_tokens.clone();
     let dir = tempfile::tempdir().expect("tempdir");
     let att = std::sync::Arc::new(Attestation::new(Some(dir.path().to_path_buf())).expect("store"));
@@ -259,12 +264,7 @@ async fn attested_requests_file_receipts_that_pass_an_audit() {
         extra_metrics: None,
         attestation: Some(att.clone()),
     };
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = router(engine, cfg);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = spawn(engine, cfg).await;
 
     let id = "ab".repeat(32);
     let body = format!(

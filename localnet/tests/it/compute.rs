@@ -255,3 +255,190 @@ async fn compute_node_proves_a_capacity_sprint_and_is_paid() {
         "the restarted worker reloads sprint {restarted_in}'s rows"
     );
 }
+
+/// Three compute nodes on one chain serve requests with receipts; one of
+/// them drops four of its model's layers. Every receipt is audited by the
+/// two other nodes (fast schedule): the honest nodes' receipts pass (the
+/// cheater's reports on them are outliers below the lower median), the
+/// cheater's fail, and at the epoch's end it is convicted: slashed,
+/// throttled, its auditors paid a bounty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audits_convict_a_compute_node_that_drops_layers() {
+    use comrade_localnet::{ComputeSchedule, compute_operator_key_at};
+    use comrade_primitives::proto::compute::v1 as pb;
+    use prost::Message as _;
+    use tendermint_rpc::Client as _;
+
+    let t = crate::common::TestNet::start_with("audits", 7, |c| {
+        c.validators = 1;
+        c.compute_schedule = ComputeSchedule::Fast;
+    })
+    .await;
+    let bin = find_comrade_bin().unwrap();
+    let dir = t.net.dir().to_path_buf();
+    let rpc = t.net.rpc_url(0).unwrap();
+    struct Stop(std::path::PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                for name in ["compute", "compute-1", "compute-2"] {
+                    let log = std::fs::read_to_string(self.0.join(format!("{name}.log")))
+                        .unwrap_or_default();
+                    let lines: Vec<&str> = log.lines().collect();
+                    eprintln!(
+                        "--- {name}.log ---\n{}",
+                        lines[lines.len().saturating_sub(30)..].join("\n")
+                    );
+                }
+            }
+            let _ = compute::stop(&self.0);
+        }
+    }
+    let _stop = Stop(dir.clone());
+    let listens = ["127.0.0.1:21993", "127.0.0.1:21994", "127.0.0.1:21995"];
+    for (slot, listen) in listens.iter().enumerate() {
+        let extra_args = if slot == 2 {
+            vec!["--debug-drop-layers".to_string(), "4".to_string()]
+        } else {
+            vec![]
+        };
+        tokio::task::block_in_place(|| {
+            compute::start_at(
+                &dir,
+                &compute::Slot {
+                    slot: slot as u32,
+                    extra_args,
+                },
+                &bin,
+                listen,
+                compute::DEFAULT_MODEL,
+                Some(&rpc),
+                Duration::from_secs(600),
+                &mut |_| {},
+            )
+        })
+        .unwrap_or_else(|e| panic!("compute node {slot} did not come up: {e}"));
+    }
+    // Three sampled requests to each node.
+    for listen in listens {
+        for i in 0..3 {
+            let body = serde_json::json!({
+                "model": compute::DEFAULT_MODEL,
+                "messages": [{"role": "user", "content": format!("Tell me fact number {i} about the sea.")}],
+                "max_tokens": 16,
+                "temperature": 0.7,
+                "seed": i,
+            })
+            .to_string();
+            let resp = tokio::task::block_in_place(|| {
+                let mut s = std::net::TcpStream::connect(listen).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+                write!(
+                    s,
+                    "POST /v1/chat/completions HTTP/1.0\r\nHost: {listen}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+                let mut resp = String::new();
+                s.read_to_string(&mut resp).unwrap();
+                resp
+            });
+            assert!(resp.contains(" 200 "), "{resp}");
+            assert!(resp.contains("x-comrade-request-id: "), "{resp}");
+        }
+    }
+    let c = t.client(0);
+    let record = |slot: u32| {
+        let c = c.clone();
+        async move {
+            let op = compute_operator_key_at(slot).address;
+            let r = c
+                .abci_query(
+                    Some("/comrade.compute.v1.Query/Node".into()),
+                    pb::QueryNodeRequest {
+                        operator: op.to_string(),
+                    }
+                    .encode_to_vec(),
+                    None,
+                    false,
+                )
+                .await
+                .unwrap();
+            assert!(r.code.is_ok(), "node {slot} is registered: {}", r.log);
+            pb::QueryNodeResponse::decode(r.value.as_slice())
+                .unwrap()
+                .node
+                .unwrap()
+                .node
+                .unwrap()
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(420);
+    let cheater = loop {
+        let n = record(2).await;
+        if n.reputation.unwrap_or_default().convictions >= 1 {
+            break n;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no conviction by height {}: {n:?}",
+            t.height(0).await
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let rep = cheater.reputation.unwrap();
+    assert!(rep.audits_failed >= 1, "{rep:?}");
+    assert_eq!(rep.audits_passed, 0, "{rep:?}");
+    let slashed: u128 = cheater.slashed_total.parse().unwrap();
+    assert!(slashed > 0, "{cheater:?}");
+    let epoch = t.height(0).await.saturating_sub(1) / 40;
+    assert!(cheater.throttled_until_epoch > epoch, "{cheater:?}");
+    for slot in [0, 1] {
+        let n = record(slot).await;
+        let r = n.reputation.unwrap_or_default();
+        assert_eq!(r.convictions, 0, "honest node {slot}: {n:?}");
+        assert_eq!(r.audits_failed, 0, "honest node {slot}: {n:?}");
+        assert!(r.audits_passed >= 1, "honest node {slot}: {n:?}");
+        assert!(r.reports >= 1, "honest node {slot} audited: {n:?}");
+    }
+    // The cheater's reports on honest receipts stood out.
+    assert!(rep.reports_outlier >= 1, "{rep:?}");
+
+    // `comrade query compute audits` shows the cheater's failed audits and why.
+    let cheat_addr = compute_operator_key_at(2).address.to_string();
+    let mut failed = vec![];
+    for period in 0..=t.height(0).await / 10 {
+        let out = std::process::Command::new(&bin)
+            .args([
+                "--node",
+                rpc.as_str(),
+                "--output",
+                "json",
+                "query",
+                "compute",
+                "audits",
+            ])
+            .arg(period.to_string())
+            .args(["--executor", cheat_addr.as_str()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for a in v["audits"].as_array().unwrap() {
+            if a["status"] == "failed" {
+                failed.push(a["reason"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert!(!failed.is_empty(), "no failed audit listed");
+    assert!(
+        failed
+            .iter()
+            .all(|r| r.contains("chunks over the limits") || r.contains("steps beyond")),
+        "{failed:?}"
+    );
+}
