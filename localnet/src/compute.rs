@@ -17,7 +17,7 @@ pub const DEFAULT_MODEL: &str = "smollm2-135m-instruct";
 /// Keyring name of the compute node's operator key in its home.
 pub const OPERATOR_KEY_NAME: &str = "compute";
 /// Passphrase of the compute node's keyring. The key is a public test key
-/// ([`compute_operator_key`]), so this protects nothing: development only.
+/// ([`compute_operator_key`](crate::compute_operator_key)), so this protects nothing: development only.
 pub const DEV_PASSPHRASE: &str = "comrade-localnet-dev";
 /// Beacon key-chain length the localnet's node registers.
 const KEYCHAIN_LEN: &str = "10000";
@@ -92,7 +92,7 @@ impl ComputeNode {
 /// `progress` is called about once a second while waiting.
 ///
 /// With `chain` (a validator's RPC), the node joins that chain first: the
-/// funded [`compute_operator_key`] is imported into its keyring as
+/// funded [`compute_operator_key`](crate::compute_operator_key) is imported into its keyring as
 /// [`OPERATOR_KEY_NAME`], registered with [`COMPUTE_NODE_STAKE`] (once: the
 /// key chain file marks it), and `serve` runs its proof-of-compute worker
 /// (`--chain … --key compute`).
