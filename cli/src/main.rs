@@ -3,6 +3,7 @@
 //! CometBFT RPC, local networks and compute nodes.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // a CLI, not the state machine
 
+mod explain;
 mod keychain;
 mod keyring;
 mod keys;

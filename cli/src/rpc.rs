@@ -245,6 +245,9 @@ pub(crate) enum QueryCommand {
     /// Compute-node queries.
     #[command(subcommand)]
     Compute(ComputeQuery),
+    /// Proof-of-compute rewards and penalties of an account, with reasons.
+    #[command(subcommand)]
+    Consensus(crate::explain::ConsensusQuery),
 }
 
 /// `comrade query compute …`
@@ -345,7 +348,7 @@ pub(crate) async fn abci_query<M: Message + Default>(
     M::decode(r.value.as_slice()).with_context(|| format!("undecodable answer to {path}"))
 }
 
-fn parse_address(s: &str) -> Result<Address> {
+pub(crate) fn parse_address(s: &str) -> Result<Address> {
     s.parse()
         .map_err(|e: comrade_primitives::AddressError| anyhow::anyhow!("{e}"))
 }
@@ -909,6 +912,7 @@ pub(crate) fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
             }
             QueryCommand::Staking(q) => staking_query(&c, node, q, json).await?,
             QueryCommand::Compute(q) => compute_query(&c, node, q, json).await?,
+            QueryCommand::Consensus(q) => crate::explain::query(&c, node, q, json).await?,
             QueryCommand::Params => {
                 let r: app_pb::QueryParamsResponse =
                     abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;

@@ -39,7 +39,10 @@ use sha2::{Digest as _, Sha256};
 
 use super::{
     ComputeParams, ComputeRead as _, ComputeWrite as _,
-    event::{EventAuditConcluded, EventAuditSelected, EventAuditorStruck, EventConviction},
+    event::{
+        EventAuditConcluded, EventAuditSelected, EventAuditorStruck, EventBountyPaid,
+        EventConviction,
+    },
     routing_weight, state_key, stored_stake,
 };
 
@@ -703,6 +706,12 @@ async fn settle_epoch<S: StateWrite>(
                 for r in &reporters {
                     state.transfer(&pool, r, each).await?;
                     bounty = bounty.saturating_add(each);
+                    state.emit(EventBountyPaid {
+                        auditor: *r,
+                        executor,
+                        epoch,
+                        amount: each,
+                    });
                 }
             }
         }

@@ -305,3 +305,28 @@ impl TypedEvent for EventConviction {
         ]
     }
 }
+
+/// A reporter was paid its share of a conviction's bounty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventBountyPaid {
+    /// The auditor paid.
+    pub auditor: Address,
+    /// The convicted executor.
+    pub executor: Address,
+    /// Epoch of the conviction.
+    pub epoch: u64,
+    /// Amount paid.
+    pub amount: Amount,
+}
+
+impl TypedEvent for EventBountyPaid {
+    const KIND: &'static str = "comrade.compute.v1.EventBountyPaid";
+    fn attributes(&self) -> Vec<(&'static str, String, bool)> {
+        vec![
+            ("auditor", self.auditor.to_string(), true),
+            ("executor", self.executor.to_string(), true),
+            ("epoch", self.epoch.to_string(), false),
+            ("amount", self.amount.to_string(), false),
+        ]
+    }
+}

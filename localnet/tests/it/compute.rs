@@ -441,4 +441,83 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
             .all(|r| r.contains("chunks over the limits") || r.contains("steps beyond")),
         "{failed:?}"
     );
+
+    // `comrade query consensus penalties|rewards` explains, from block
+    // events, why the cheater lost stake and what the honest auditors earned.
+    let explain = |what: &str, addr: &str| {
+        let out = std::process::Command::new(&bin)
+            .args([
+                "--node",
+                rpc.as_str(),
+                "--output",
+                "json",
+                "query",
+                "consensus",
+            ])
+            .args([what, addr])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[what].as_array().unwrap().clone()
+    };
+    let penalties = explain("penalties", &cheat_addr);
+    let conviction = penalties
+        .iter()
+        .find(|e| e["what"] == "conviction")
+        .unwrap_or_else(|| panic!("no conviction listed: {penalties:?}"));
+    let listed: u128 = conviction["attributes"]["slashed"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        listed > 0 && listed <= slashed,
+        "{conviction:?} vs {slashed}"
+    );
+    assert!(
+        penalties.iter().any(|e| e["what"] == "failed audit"),
+        "{penalties:?}"
+    );
+    // Reporters of every listed conviction (the cheater may be convicted in
+    // more than one epoch).
+    let reporters: Vec<String> = penalties
+        .iter()
+        .filter(|e| e["what"] == "conviction")
+        .flat_map(|e| {
+            e["attributes"]["reporters"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut bounties = 0;
+    for slot in [0, 1] {
+        let addr = compute_operator_key_at(slot).address.to_string();
+        let rewards = explain("rewards", &addr);
+        let paid = rewards
+            .iter()
+            .filter(|e| e["what"] == "audit bounty" && e["attributes"]["executor"] == cheat_addr)
+            .count();
+        assert_eq!(
+            paid > 0,
+            reporters.contains(&addr),
+            "honest node {slot}: bounties {rewards:?}, reporters {reporters:?}"
+        );
+        bounties += paid;
+        // An honest node is never listed as penalised for audits.
+        let p = explain("penalties", &addr);
+        assert!(
+            p.iter()
+                .all(|e| e["what"] != "conviction" && e["what"] != "failed audit"),
+            "honest node {slot}: {p:?}"
+        );
+    }
+    assert!(bounties >= 1, "no bounty paid to an honest reporter");
 }
