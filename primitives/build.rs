@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "comrade/app/v1/app.proto",
         "comrade/staking/v1/staking.proto",
         "comrade/compute/v1/compute.proto",
+        "comrade/bridge/v1/bridge.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -36,3 +36,10 @@ pub mod compute {
         include!(concat!(env!("OUT_DIR"), "/comrade.compute.v1.rs"));
     }
 }
+/// `comrade.bridge.v1`
+pub mod bridge {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/comrade.bridge.v1.rs"));
+    }
+}

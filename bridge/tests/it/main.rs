@@ -3,6 +3,9 @@
 //! a temporary store.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod module;
+mod vaa;
+
 use cnidarium::{StateDelta, TempStorage};
 use comrade_bank::{
     BankRead as _, BankWrite as _,
