@@ -17,6 +17,7 @@ use crate::{
     validators::{GenesisValidatorEntry, consensus_address},
 };
 use comrade_bank::{auth::AuthGenesis, bank::BankGenesis as BankSection};
+pub use comrade_bridge::{BridgeGenesis, BridgeGenesisFile, genesis::GuardianSetFile};
 use comrade_consensus::{
     compute::{ComputeGenesis, ComputeParams},
     staking::{StakingGenesis, StakingParams},
@@ -42,6 +43,9 @@ pub struct AppState {
     pub validators: Vec<GenesisValidator>,
     /// How the initial supply was distributed (checked against `bank`).
     pub distribution: Distribution,
+    /// The Wormhole bridge: trusted guardian set, lockbox emitter, mint,
+    /// and the amount locked at launch (equal to the total supply).
+    pub bridge: BridgeGenesisFile,
 }
 
 /// Initial balances.
@@ -195,10 +199,25 @@ pub enum GenesisError {
     /// A parameter is out of range.
     #[error("params: {0}")]
     BadParams(String),
+    /// The bridge section is malformed.
+    #[error("bridge: {0}")]
+    BadBridge(String),
+    /// The vault amount locked at launch differs from the genesis supply:
+    /// the chain's COMRADE must be backed one to one.
+    #[error(
+        "bridge.locked is {locked} but the genesis supply is {supply}: every genesis COMRADE \
+         must be locked in the lockbox vault on Solana"
+    )]
+    LockedMismatch {
+        /// Declared locked amount.
+        locked: Amount,
+        /// Genesis supply.
+        supply: Amount,
+    },
 }
 
 /// A validated, typed view of [`AppState`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ValidatedGenesis {
     /// Parameters.
     pub params: Params,
@@ -212,6 +231,8 @@ pub struct ValidatedGenesis {
     pub compute: ComputeParams,
     /// Total supply.
     pub total_supply: Amount,
+    /// The bridge section.
+    pub bridge: BridgeGenesis,
 }
 
 fn addr(field: &str, s: &str) -> Result<Address, GenesisError> {
@@ -258,6 +279,7 @@ impl AppState {
             validators,
             staking: StakingParams::default(),
             compute: ComputeParams::default(),
+            bridge: BridgeGenesisFile::devnet(total),
             distribution: Distribution {
                 total_supply: total.to_string(),
                 crowdfunding_bps: 0,
@@ -298,6 +320,17 @@ impl AppState {
                 return Err(GenesisError::DuplicateAccount(a.to_string()));
             }
             total = total.checked_add(amt).ok_or(GenesisError::SupplyOverflow)?;
+        }
+
+        let bridge = self
+            .bridge
+            .validate(self.params.decimals)
+            .map_err(GenesisError::BadBridge)?;
+        if bridge.locked != total {
+            return Err(GenesisError::LockedMismatch {
+                locked: bridge.locked,
+                supply: total,
+            });
         }
 
         let d = &self.distribution;
@@ -440,6 +473,7 @@ impl AppState {
             staking: self.staking.clone(),
             compute: self.compute.clone(),
             total_supply: total,
+            bridge,
         })
     }
 }
@@ -481,6 +515,7 @@ impl ValidatedGenesis {
                 params: self.compute.clone(),
             },
             fees: (),
+            bridge: self.bridge.clone(),
         }
     }
 }

@@ -20,6 +20,8 @@ actions! {
     CommitReceipts => comrade_consensus::compute::MsgCommitReceipts,
     OpenReceipt => comrade_consensus::compute::MsgOpenReceipt,
     SubmitAudit => comrade_consensus::compute::MsgSubmitAudit,
+    RedeemDeposit => comrade_bridge::MsgRedeemDeposit,
+    SubmitGovernanceVaa => comrade_bridge::MsgSubmitGovernanceVaa,
 }
 
 // The components in hook order (`init_chain`, `begin_block`, `end_block`),
@@ -30,6 +32,8 @@ components! {
     staking => comrade_consensus::staking::Staking,
     compute => comrade_consensus::compute::Compute,
     fees => crate::fees::Fees,
+    // Last: its end-block supply invariant sees every other hook's effects.
+    bridge => comrade_bridge::Bridge,
 }
 
 // The query services, tried in order for a path's service name.
@@ -42,6 +46,7 @@ queries! {
     crate::validators::query::ValidatorsQuery,
     comrade_consensus::staking::query::StakingQuery,
     comrade_consensus::compute::query::ComputeQuery,
+    comrade_bridge::BridgeQuery,
 }
 
 // Every module's error codes.
@@ -51,6 +56,7 @@ codes! {
     crate::fees::FeeError,
     comrade_consensus::staking::StakingError,
     comrade_consensus::compute::ComputeError,
+    comrade_bridge::BridgeError,
 }
 
 #[cfg(test)]
@@ -70,7 +76,10 @@ mod tests {
 
     #[test]
     fn hooks_run_in_list_order() {
-        assert_eq!(COMPONENTS, ["auth", "bank", "staking", "compute", "fees"]);
+        assert_eq!(
+            COMPONENTS,
+            ["auth", "bank", "staking", "compute", "fees", "bridge"]
+        );
     }
 
     /// Every code is in its module's range, module ranges do not overlap, a

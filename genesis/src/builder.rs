@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use comrade_app::genesis::{
-    Allocation, AppState, BankGenesis, Distribution, GenesisBalance, GenesisError,
-    GenesisValidator, ValidatedGenesis, crowdfunding_share, module_accounts,
+    Allocation, AppState, BankGenesis, BridgeGenesisFile, Distribution, GenesisBalance,
+    GenesisError, GenesisValidator, ValidatedGenesis, crowdfunding_share, module_accounts,
 };
 use comrade_app::params::Params;
 use comrade_primitives::{Address, Amount};
@@ -260,6 +260,7 @@ fn write_back(
             denom: denom.clone(),
         })
         .collect();
+    state.bridge.locked = total.to_string();
     let d = &mut state.distribution;
     d.total_supply = total.to_string();
     d.crowdfunding = crowdfunding
@@ -374,6 +375,10 @@ pub fn init(
         params,
         staking: Default::default(),
         compute: Default::default(),
+        // Development values until `genesis set-bridge` names the real
+        // guardian set, lockbox and mint; `write_back` keeps `locked` equal
+        // to the supply.
+        bridge: BridgeGenesisFile::devnet(0),
         bank: BankGenesis::default(),
         validators: Vec::new(),
         distribution: Distribution {

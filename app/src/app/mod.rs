@@ -44,7 +44,7 @@ use optimistic::Consensus;
 use sig_cache::SigCache;
 
 /// Version of the state format this binary reads and writes.
-pub const STATE_FORMAT_VERSION: u32 = 5;
+pub const STATE_FORMAT_VERSION: u32 = 6;
 /// Reported in `Info`.
 pub const APP_VERSION: u64 = 1;
 

@@ -160,4 +160,5 @@ pub(crate) fn fund_module(g: &mut comrade_app::genesis::AppState, name: &str, am
     });
     let total: u128 = g.distribution.total_supply.parse().unwrap();
     g.distribution.total_supply = (total + amount).to_string();
+    g.bridge.locked = g.distribution.total_supply.clone();
 }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod bad_input;
+mod bridge;
 mod capacity;
 mod chain;
 mod common;

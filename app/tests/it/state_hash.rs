@@ -6,7 +6,8 @@
 //! and txs). Format 4 added the compute param `jail_after_reveal_misses`
 //! (a format-3 store would read it as 0, never jail). Format 5 added the
 //! audit params (`audit_rate_ppm` … `bounty_bps`; a format-4 store would
-//! read zeros and fail their validation). A change here means the state format
+//! read zeros and fail their validation). Format 6 added the bridge (config,
+//! guardian set 0, its index, the locked total). A change here means the state format
 //! changed: bump `STATE_FORMAT_VERSION`, say why, and re-pin.
 
 use crate::common::*;
@@ -14,15 +15,15 @@ use comrade_app::client::address_of;
 use comrade_test_utils::account_key;
 
 const PINNED: [&str; 4] = [
-    "ee035992045aae79acb6073c7c0afb59e8475042923d850b16aeae0e578c9f36",
-    "0023d0059b3111cbb348976d8574486f475bd4119f4891405a4c5fa3a63d1b4b",
-    "4536694242db01554c33465637cc592834195137720dc64f99695dfa1a3bb844",
-    "c5d107f10c2bd01f711edbf3c825e1bc3a8764af9ad02bb31097f429650ad36a",
+    "215de404c0f817c4b8a39eebfaaf099d17ffe3d9d81abf0bfa7b4583e2607549",
+    "2b1fd866193319a61f259e5bb019ec557b5041a149ea2619df1bc1d0fcb39748",
+    "024f085dda728fd7b2ea061455bd18c6cde56836aa9b8d865642c261e219898f",
+    "826ab8ffab06570a30fc8d2aa456d9c6155d7f4e54e5a8b7484477b269b1e732",
 ];
 
 #[test]
-fn state_format_5_app_hashes_are_unchanged() {
-    assert_eq!(comrade_app::app::STATE_FORMAT_VERSION, 5, "re-pin below");
+fn state_format_6_app_hashes_are_unchanged() {
+    assert_eq!(comrade_app::app::STATE_FORMAT_VERSION, 6, "re-pin below");
     let mut f = fixture();
     let carol = address_of(&account_key(3));
     let mut hashes = vec![hex::encode(f.h.info().unwrap().1)];

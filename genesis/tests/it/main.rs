@@ -386,6 +386,13 @@ mod rejections {
             app_err(&g),
             GenesisError::SupplyMismatch { declared: 1, .. }
         ));
+        // the vault amount locked at launch vs the supply
+        let mut g = valid();
+        g.app_state.bridge.locked = "1".into();
+        assert!(matches!(
+            app_err(&g),
+            GenesisError::LockedMismatch { locked: 1, .. }
+        ));
         // crowdfunding allocations vs 7%
         let mut g = valid();
         g.app_state.distribution.crowdfunding.pop();
