@@ -3,6 +3,7 @@
 //! CometBFT RPC, local networks and compute nodes.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // a CLI, not the state machine
 
+mod bridge;
 mod explain;
 mod keychain;
 mod keyring;
@@ -79,6 +80,9 @@ enum Command {
     /// processes next to `comrade start`), for development and tests.
     #[command(subcommand)]
     Localnet(comrade_localnet::cli::LocalnetCommand),
+    /// The Wormhole bridge: inspect and verify VAAs.
+    #[command(subcommand)]
+    Bridge(bridge::BridgeCommand),
 }
 
 /// `comrade compute …`
@@ -133,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tx(c) => rpc::tx(c, &cli.home, &cli.node, cli.chain_id.as_deref(), json),
         Command::Query(c) => rpc::query(c, &cli.node, json),
         Command::Status => rpc::status(&cli.node, json),
+        Command::Bridge(c) => bridge::command(c, &cli.node, json),
         Command::Compute(ComputeCommand::Serve { serve, worker }) => {
             let sidecar = worker::sidecar(&cli.home, &worker, serve.device)?;
             comrade_inference::cli::serve(serve, sidecar)

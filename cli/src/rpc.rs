@@ -36,6 +36,9 @@ pub(crate) enum TxCommand {
     /// Compute-node transactions.
     #[command(subcommand)]
     Compute(ComputeTx),
+    /// Bridge transactions (relay VAAs from Solana).
+    #[command(subcommand)]
+    Bridge(crate::bridge::BridgeTx),
 }
 
 /// A compute node's self-description (`tx compute register|update`).
@@ -248,6 +251,9 @@ pub(crate) enum QueryCommand {
     /// Proof-of-compute rewards and penalties of an account, with reasons.
     #[command(subcommand)]
     Consensus(crate::explain::ConsensusQuery),
+    /// Bridge queries: guardian sets, the locked total, deposits.
+    #[command(subcommand)]
+    Bridge(crate::bridge::BridgeQuery),
 }
 
 /// `comrade query compute …`
@@ -314,7 +320,7 @@ pub(crate) enum BankQuery {
     Supply,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -362,6 +368,7 @@ pub(crate) fn tx(
     json: bool,
 ) -> Result<()> {
     match cmd {
+        TxCommand::Bridge(b) => crate::bridge::tx(b, home, node, chain_id, json),
         TxCommand::Bank(BankTx::Send {
             from,
             to,
@@ -593,7 +600,7 @@ fn consensus_pubkey(pubkey: Option<&str>, cometbft_home: Option<&Path>) -> Resul
 
 /// Signs the messages `msgs` builds (from the chain's params and the
 /// sender) with keyring key `from`, broadcasts and waits for the block.
-fn broadcast(
+pub(crate) fn broadcast(
     home: &Path,
     node: &str,
     chain_id: Option<&str>,
@@ -795,7 +802,7 @@ pub(crate) async fn wait_tx(
 }
 
 /// Prints `v` as one JSON line, or pretty-printed for people.
-fn print_value(json: bool, v: &serde_json::Value) {
+pub(crate) fn print_value(json: bool, v: &serde_json::Value) {
     if json {
         println!("{v}");
     } else {
@@ -913,6 +920,7 @@ pub(crate) fn query(cmd: QueryCommand, node: &str, json: bool) -> Result<()> {
             QueryCommand::Staking(q) => staking_query(&c, node, q, json).await?,
             QueryCommand::Compute(q) => compute_query(&c, node, q, json).await?,
             QueryCommand::Consensus(q) => crate::explain::query(&c, node, q, json).await?,
+            QueryCommand::Bridge(q) => crate::bridge::query(&c, node, q, json).await?,
             QueryCommand::Params => {
                 let r: app_pb::QueryParamsResponse =
                     abci_query(&c, node, "/comrade.app.v1.Query/Params", vec![]).await?;

@@ -19,6 +19,7 @@
 
 mod bad_tx;
 mod baseline;
+mod bridge;
 mod cli;
 mod common;
 mod compute;
