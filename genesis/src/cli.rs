@@ -75,6 +75,13 @@ pub enum GenesisCommand {
     AddAccount(AddAccountArgs),
     /// Add a validator to the initial validator set (app_state.validators).
     AddValidator(AddValidatorArgs),
+    /// Set the bridge section: the Wormhole guardian set the chain trusts
+    /// (Wormhole's current mainnet set for a production chain), the
+    /// lockbox program's emitter and COMRADE's mint. `init` writes
+    /// development values (Wormhole's devnet set 0 and placeholder
+    /// addresses); a real network must replace them before launch. The
+    /// locked amount always equals the genesis supply.
+    SetBridge(SetBridgeArgs),
     /// Check a genesis file: CometBFT fields and consensus parameters, then
     /// every app rule (addresses, duplicates, denom, supply, distribution,
     /// validators). Prints one line and exits non-zero when invalid.
@@ -168,6 +175,26 @@ pub struct AddValidatorArgs {
     /// Account that receives this validator's share of fees (`comrade1…`).
     #[arg(long, value_name = "ADDRESS")]
     pub operator: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub path: GenesisPath,
+}
+
+/// Arguments of `genesis set-bridge`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SetBridgeArgs {
+    /// Guardian set JSON: `{"index": N, "keys": ["0x<20-byte address>", …]}`.
+    #[arg(long, value_name = "FILE")]
+    pub guardian_set: PathBuf,
+    /// The lockbox's Wormhole emitter (base58 Solana address or 0x-hex).
+    #[arg(long)]
+    pub lockbox_emitter: String,
+    /// COMRADE's SPL mint (base58 or 0x-hex).
+    #[arg(long)]
+    pub mint: String,
+    /// Wormhole chain id of the lockbox's chain (Solana = 1).
+    #[arg(long, default_value_t = 1)]
+    pub emitter_chain: u16,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub path: GenesisPath,
@@ -351,6 +378,39 @@ pub fn run(cmd: GenesisCommand, home: &Path) -> anyhow::Result<()> {
                 a.name,
                 a.power,
                 out.app_state.validators.len()
+            );
+            Ok(())
+        }
+        GenesisCommand::SetBridge(a) => {
+            let path = a.path.resolve(home);
+            let mut file = load(&path)?;
+            let text = std::fs::read_to_string(&a.guardian_set)
+                .with_context(|| format!("reading {}", a.guardian_set.display()))?;
+            let set: comrade_app::genesis::GuardianSetFile = serde_json::from_str(&text)
+                .with_context(|| {
+                    format!(
+                        "{}: expected {{\"index\": N, \"keys\": [\"0x…\", …]}}",
+                        a.guardian_set.display()
+                    )
+                })?;
+            let b = &mut file.app_state.bridge;
+            b.guardian_set = set;
+            b.lockbox_emitter = a.lockbox_emitter.clone();
+            b.mint = a.mint.clone();
+            b.emitter_chain = a.emitter_chain;
+            if let Err(e) = builder::validate_allowing_no_validators(&file) {
+                bail!("cannot set the bridge section: {e}");
+            }
+            save(&file, &path)?;
+            let b = &file.app_state.bridge;
+            println!(
+                "bridge: guardian set {} ({} keys), lockbox emitter {} on chain {}, mint {}, locked {}",
+                b.guardian_set.index,
+                b.guardian_set.keys.len(),
+                b.lockbox_emitter,
+                b.emitter_chain,
+                b.mint,
+                b.locked
             );
             Ok(())
         }

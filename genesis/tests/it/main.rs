@@ -833,6 +833,50 @@ mod command_line {
         assert_eq!(g2.app_state.params.denom, "uabc");
         // the default genesis time is now-ish and parses
         assert!(tendermint::Time::parse_from_rfc3339(&g2.genesis_time).is_ok());
+        // init locks the whole supply in the (development) bridge section
+        assert_eq!(g2.app_state.bridge.locked, "21000000000000000");
+
+        // set-bridge replaces the guardian set, lockbox and mint, keeps locked
+        let set = h.join("set.json");
+        std::fs::write(
+            &set,
+            r#"{"index": 4, "keys": ["0x58CC3AE5C097b213cE3c81979e1B9f9570746AA5", "0xfF6CB952589BDE862c25Ef4392132fb9D4A42157"]}"#,
+        )
+        .unwrap();
+        let mint = "So11111111111111111111111111111111111111112";
+        let args = |emitter: &str| {
+            vec![
+                "set-bridge".to_string(),
+                "--guardian-set".into(),
+                set.to_str().unwrap().into(),
+                "--lockbox-emitter".into(),
+                emitter.into(),
+                "--mint".into(),
+                mint.into(),
+                "--genesis".into(),
+                other.to_str().unwrap().into(),
+            ]
+        };
+        let emitter = format!("0x{}", "ab".repeat(32));
+        let a = args(&emitter);
+        run(h, &a.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+        let g3 = GenesisFile::load(&other).unwrap();
+        let v = g3.validate().unwrap_err().to_string();
+        assert!(
+            v.contains("validator"),
+            "only the validators are missing: {v}"
+        );
+        assert_eq!(g3.app_state.bridge.guardian_set.index, 4);
+        assert_eq!(g3.app_state.bridge.mint, mint);
+        assert_eq!(g3.app_state.bridge.lockbox_emitter, emitter);
+        assert_eq!(g3.app_state.bridge.locked, "21000000000000000");
+        // a 31-byte emitter is refused and the file is left as it was
+        let bad = args(&format!("0x{}", "ab".repeat(31)));
+        let err = run(h, &bad.iter().map(String::as_str).collect::<Vec<_>>())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lockbox_emitter"), "{err}");
+        assert_eq!(GenesisFile::load(&other).unwrap(), g3);
     }
 
     #[test]
