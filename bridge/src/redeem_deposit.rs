@@ -40,10 +40,12 @@ pub struct MsgRedeemDeposit {
     pub deposit: Deposit,
 }
 
-/// Parses a signer field.
-pub(crate) fn parse_signer(s: &str) -> Result<Address, TxError> {
-    s.parse()
-        .map_err(|e| BridgeError::InvalidMessage(format!("signer {s:?}: {e}")).into())
+/// The signer and parsed VAA of a bridge message's `(signer, vaa)` fields.
+pub(crate) fn signer_and_vaa(signer: &str, vaa: &[u8]) -> Result<(Address, Vaa), TxError> {
+    let signer = signer
+        .parse()
+        .map_err(|e| BridgeError::InvalidMessage(format!("signer {signer:?}: {e}")))?;
+    Ok((signer, Vaa::parse(vaa)?))
 }
 
 #[async_trait]
@@ -54,10 +56,10 @@ impl ActionHandler for MsgRedeemDeposit {
     fn decode(value: &[u8]) -> Result<Self, TxError> {
         let m = pb::MsgRedeemDeposit::decode(value)
             .map_err(|e| BridgeError::InvalidMessage(format!("bad MsgRedeemDeposit: {e}")))?;
-        let vaa = Vaa::parse(&m.vaa)?;
+        let (signer, vaa) = signer_and_vaa(&m.signer, &m.vaa)?;
         let deposit = Deposit::parse(vaa.payload())?;
         Ok(Self {
-            signer: parse_signer(&m.signer)?,
+            signer,
             vaa,
             deposit,
         })

@@ -18,7 +18,8 @@ use prost::Message as _;
 
 use crate::{
     BridgeError, BridgeRead as _, event::EventGuardianSetUpgraded, payload::GuardianSetUpgrade,
-    redeem_deposit::parse_signer, state::BridgeWrite as _, state_key, vaa::Vaa, verify::verify_vaa,
+    redeem_deposit::signer_and_vaa, state::BridgeWrite as _, state_key, vaa::Vaa,
+    verify::verify_vaa,
 };
 
 /// A decoded `MsgSubmitGovernanceVaa`.
@@ -40,10 +41,10 @@ impl ActionHandler for MsgSubmitGovernanceVaa {
     fn decode(value: &[u8]) -> Result<Self, TxError> {
         let m = pb::MsgSubmitGovernanceVaa::decode(value)
             .map_err(|e| BridgeError::InvalidMessage(format!("bad MsgSubmitGovernanceVaa: {e}")))?;
-        let vaa = Vaa::parse(&m.vaa)?;
+        let (signer, vaa) = signer_and_vaa(&m.signer, &m.vaa)?;
         let upgrade = GuardianSetUpgrade::parse(vaa.payload())?;
         Ok(Self {
-            signer: parse_signer(&m.signer)?,
+            signer,
             vaa,
             upgrade,
         })

@@ -406,20 +406,11 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
 
     // `comrade query compute audits` shows the cheater's failed audits and why.
     let cheat_addr = compute_operator_key_at(2).address.to_string();
-    let mut failed = vec![];
-    for period in 0..=t.height(0).await / 10 {
+    // `comrade --output json <args>` against node 0; must succeed.
+    let cli_json = |args: &[&str]| -> serde_json::Value {
         let out = std::process::Command::new(&bin)
-            .args([
-                "--node",
-                rpc.as_str(),
-                "--output",
-                "json",
-                "query",
-                "compute",
-                "audits",
-            ])
-            .arg(period.to_string())
-            .args(["--executor", cheat_addr.as_str()])
+            .args(["--node", rpc.as_str(), "--output", "json"])
+            .args(args)
             .output()
             .unwrap();
         assert!(
@@ -427,7 +418,19 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let mut failed = vec![];
+    for period in 0..=t.height(0).await / 10 {
+        let period = period.to_string();
+        let v = cli_json(&[
+            "query",
+            "compute",
+            "audits",
+            &period,
+            "--executor",
+            &cheat_addr,
+        ]);
         for a in v["audits"].as_array().unwrap() {
             if a["status"] == "failed" {
                 failed.push(a["reason"].as_str().unwrap().to_string());
@@ -445,25 +448,10 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
     // `comrade query consensus penalties|rewards` explains, from block
     // events, why the cheater lost stake and what the honest auditors earned.
     let explain = |what: &str, addr: &str| {
-        let out = std::process::Command::new(&bin)
-            .args([
-                "--node",
-                rpc.as_str(),
-                "--output",
-                "json",
-                "query",
-                "consensus",
-            ])
-            .args([what, addr])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v[what].as_array().unwrap().clone()
+        cli_json(&["query", "consensus", what, addr])[what]
+            .as_array()
+            .unwrap()
+            .clone()
     };
     let penalties = explain("penalties", &cheat_addr);
     let conviction = penalties
