@@ -205,8 +205,15 @@ pub(crate) fn localnet_compute_params(
             reveal_blocks: 6,
             // every receipt audited, by two, well inside the epoch
             audit_rate_ppm: 1_000_000,
-            audit_open_blocks: 10,
-            audit_report_blocks: 24,
+            // Windows in blocks of ~0.5 s: a worker whose tx waits out its
+            // 12 s timeout (one tx at a time; a tx left out of a proposal
+            // stalls it) must still open its receipts and reveal before it
+            // is failed or jailed. With 10-block openings and 3 missed
+            // periods of 10 blocks, such a stall on these 2-core machines
+            // failed honest receipts and jailed nodes in the e2e test.
+            audit_open_blocks: 30,
+            audit_report_blocks: 60,
+            jail_after_reveal_misses: 6,
             ..standard
         },
     }

@@ -393,19 +393,6 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
     assert!(slashed > 0, "{cheater:?}");
     let epoch = t.height(0).await.saturating_sub(1) / 40;
     assert!(cheater.throttled_until_epoch > epoch, "{cheater:?}");
-    for slot in [0, 1] {
-        let n = record(slot).await;
-        let r = n.reputation.unwrap_or_default();
-        assert_eq!(r.convictions, 0, "honest node {slot}: {n:?}");
-        assert_eq!(r.audits_failed, 0, "honest node {slot}: {n:?}");
-        assert!(r.audits_passed >= 1, "honest node {slot}: {n:?}");
-        assert!(r.reports >= 1, "honest node {slot} audited: {n:?}");
-    }
-    // The cheater's reports on honest receipts stood out.
-    assert!(rep.reports_outlier >= 1, "{rep:?}");
-
-    // `comrade query compute audits` shows the cheater's failed audits and why.
-    let cheat_addr = compute_operator_key_at(2).address.to_string();
     // `comrade --output json <args>` against node 0; must succeed.
     let cli_json = |args: &[&str]| -> serde_json::Value {
         let out = std::process::Command::new(&bin)
@@ -420,6 +407,38 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };
+    // Every audit of `executor`'s receipts, for failure messages.
+    let audits_of = |executor: &str, upto: u64| -> Vec<serde_json::Value> {
+        (0..=upto / 10)
+            .flat_map(|p| {
+                let p = p.to_string();
+                cli_json(&["query", "compute", "audits", &p, "--executor", executor])["audits"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    for slot in [0, 1] {
+        let n = record(slot).await;
+        let r = n.reputation.unwrap_or_default();
+        if r.audits_failed > 0 || r.convictions > 0 {
+            let h = t.height(0).await;
+            panic!(
+                "honest node {slot} failed an audit: {n:?}\naudits: {:#?}",
+                audits_of(&n.operator, h)
+            );
+        }
+        assert_eq!(r.convictions, 0, "honest node {slot}: {n:?}");
+        assert_eq!(r.audits_failed, 0, "honest node {slot}: {n:?}");
+        assert!(r.audits_passed >= 1, "honest node {slot}: {n:?}");
+        assert!(r.reports >= 1, "honest node {slot} audited: {n:?}");
+    }
+    // The cheater's reports on honest receipts stood out.
+    assert!(rep.reports_outlier >= 1, "{rep:?}");
+
+    // `comrade query compute audits` shows the cheater's failed audits and why.
+    let cheat_addr = compute_operator_key_at(2).address.to_string();
     let mut failed = vec![];
     for period in 0..=t.height(0).await / 10 {
         let period = period.to_string();
