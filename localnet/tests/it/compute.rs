@@ -129,27 +129,6 @@ async fn compute_node_proves_a_capacity_sprint_and_is_paid() {
 
     let c = t.client(0);
     let op = compute_operator_key().address;
-    let record = |c: tendermint_rpc::HttpClient| async move {
-        let r = c
-            .abci_query(
-                Some("/comrade.compute.v1.Query/Node".into()),
-                pb::QueryNodeRequest {
-                    operator: op.to_string(),
-                }
-                .encode_to_vec(),
-                None,
-                false,
-            )
-            .await
-            .unwrap();
-        assert!(r.code.is_ok(), "the node is registered: {}", r.log);
-        pb::QueryNodeResponse::decode(r.value.as_slice())
-            .unwrap()
-            .node
-            .unwrap()
-            .node
-            .unwrap()
-    };
     let before = comrade_localnet::rpc::balance(&c, &op).await.unwrap();
 
     // Restart the node between its commitment and the opening of its rows:
@@ -200,7 +179,7 @@ async fn compute_node_proves_a_capacity_sprint_and_is_paid() {
     // The sprint passes (allow two more epochs).
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     let n = loop {
-        let n = record(c.clone()).await;
+        let n = node_record(&c, &op).await;
         let rep = n.reputation.unwrap_or_default();
         assert_eq!(rep.sprints_failed, 0, "{n:?}");
         if rep.sprints_passed >= 1 {
@@ -265,9 +244,6 @@ async fn compute_node_proves_a_capacity_sprint_and_is_paid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audits_convict_a_compute_node_that_drops_layers() {
     use comrade_localnet::{ComputeSchedule, compute_operator_key_at};
-    use comrade_primitives::proto::compute::v1 as pb;
-    use prost::Message as _;
-    use tendermint_rpc::Client as _;
 
     let t = crate::common::TestNet::start_with("audits", 7, |c| {
         c.validators = 1;
@@ -348,34 +324,9 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
         }
     }
     let c = t.client(0);
-    let record = |slot: u32| {
-        let c = c.clone();
-        async move {
-            let op = compute_operator_key_at(slot).address;
-            let r = c
-                .abci_query(
-                    Some("/comrade.compute.v1.Query/Node".into()),
-                    pb::QueryNodeRequest {
-                        operator: op.to_string(),
-                    }
-                    .encode_to_vec(),
-                    None,
-                    false,
-                )
-                .await
-                .unwrap();
-            assert!(r.code.is_ok(), "node {slot} is registered: {}", r.log);
-            pb::QueryNodeResponse::decode(r.value.as_slice())
-                .unwrap()
-                .node
-                .unwrap()
-                .node
-                .unwrap()
-        }
-    };
     let deadline = std::time::Instant::now() + Duration::from_secs(420);
     let cheater = loop {
-        let n = record(2).await;
+        let n = node_record(&c, &compute_operator_key_at(2).address).await;
         if n.reputation.unwrap_or_default().convictions >= 1 {
             break n;
         }
@@ -420,7 +371,7 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
             .collect()
     };
     for slot in [0, 1] {
-        let n = record(slot).await;
+        let n = node_record(&c, &compute_operator_key_at(slot).address).await;
         let r = n.reputation.unwrap_or_default();
         if r.audits_failed > 0 || r.convictions > 0 {
             let h = t.height(0).await;
@@ -527,4 +478,33 @@ async fn audits_convict_a_compute_node_that_drops_layers() {
         );
     }
     assert!(bounties >= 1, "no bounty paid to an honest reporter");
+}
+
+/// `op`'s compute-node record as node `c` answers; it must be registered.
+async fn node_record(
+    c: &tendermint_rpc::HttpClient,
+    op: &comrade_primitives::Address,
+) -> comrade_primitives::proto::compute::v1::ComputeNode {
+    use comrade_primitives::proto::compute::v1 as pb;
+    use prost::Message as _;
+    use tendermint_rpc::Client as _;
+    let r = c
+        .abci_query(
+            Some("/comrade.compute.v1.Query/Node".into()),
+            pb::QueryNodeRequest {
+                operator: op.to_string(),
+            }
+            .encode_to_vec(),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(r.code.is_ok(), "{op} is registered: {}", r.log);
+    pb::QueryNodeResponse::decode(r.value.as_slice())
+        .unwrap()
+        .node
+        .unwrap()
+        .node
+        .unwrap()
 }
